@@ -1,0 +1,40 @@
+# Two set-up commands on a fresh machine: `make demo` and `make test`.
+# Each creates .venv, installs torch==2.13.0 first (a bare `torch` requirement would pull
+# several GB of CUDA wheels), then the project. Stamps make a second run skip what is done.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+RUN    ?= runs/demo
+
+.PHONY: demo test lint bench clean-runs
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.torch: | $(PY)
+	$(PIP) install torch==2.13.0
+	@touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(PIP) install -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
+	$(PIP) install -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/winnow run sample_data/recipe.toml --out $(RUN)
+	@echo "run folder: $(RUN) (one folder per stage: data/, rejected/, manifest.json; summary in $(RUN)/run.json)"
+
+test: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -q
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean-runs:
+	rm -rf runs

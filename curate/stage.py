@@ -1,0 +1,304 @@
+"""The one stage mechanism every stage uses: signals, then decisions (DESIGN.md section 2).
+
+A stage computes signal columns `<stage>.<signal>` on a shard, then its ordered rules decide:
+the first failing rule becomes the row's `reason`. `run_stage` does the rest for every stage:
+output-folder safety, the up-to-date check, per-shard work on an executor, `data/` + `rejected/`
++ `manifest.json` written into a hidden temporary folder and renamed into place at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import polars as pl
+
+from curate import __version__
+from curate.config import as_dict, canonical_sha256
+from curate.dataset import Columns, Dataset, Shard, read_json, write_shard
+from curate.errors import OutputError, RunError
+from curate.executors import map_shards
+
+MANIFEST_SCHEMA_VERSION = 1
+REASON, STAGE = "reason", "stage"
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named decision: `fails` is True where the row is rejected for `reason`."""
+
+    reason: str
+    fails: pl.Expr
+
+
+class Stage:
+    """Subclasses set `name` and `config_class` and implement `signals` and `rules`."""
+
+    name: ClassVar[str]
+    config_class: ClassVar[type]
+
+    def __init__(self, config: Any = None):
+        self.config = config if config is not None else self.config_class()
+
+    def prepare(self, dataset: Dataset) -> None:
+        """Global pass over the whole dataset before per-shard work (e.g. dedup clusters)."""
+
+    def signals(self, df: pl.DataFrame) -> pl.DataFrame:
+        raise NotImplementedError
+
+    def rules(self) -> list[Rule]:
+        raise NotImplementedError
+
+    def manifest_extra(self) -> dict:
+        """Stage-specific facts for the manifest (e.g. dedup's S-curve)."""
+        return {}
+
+    def decide(self, df: pl.DataFrame) -> pl.Series:
+        reason: pl.Expr = pl.lit(None, dtype=pl.String)
+        for rule in reversed(self.rules()):
+            reason = (
+                pl.when(rule.fails.fill_null(False)).then(pl.lit(rule.reason)).otherwise(reason)
+            )
+        return df.select(reason.alias(REASON)).to_series()
+
+
+@dataclass
+class StageResult:
+    out: Path
+    manifest: dict
+    skipped: bool = False
+    counts: dict = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.counts = self.manifest["counts"]
+
+    def summary_row(self, label: str) -> dict:
+        c = self.counts
+        return {
+            "stage": label,
+            "status": "skipped" if self.skipped else "ran",
+            "input": c["input"],
+            "kept": c["kept"],
+            "rejected": c["rejected"],
+            "by_reason": c["by_reason"],
+            "seconds": 0.0 if self.skipped else self.manifest["timings"]["total_s"],
+        }
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    columns: Columns = field(default_factory=Columns)
+    seed: int = 0
+    workers: int = 1
+    executor: str = "local"
+    force: bool = False
+    fingerprint: str = "sha256"
+
+
+def run_stage(
+    stage: Stage,
+    input_path: str | Path,
+    out: str | Path,
+    options: RunOptions = RunOptions(),
+    progress: Progress | None = None,
+) -> StageResult:
+    input_path, out = Path(input_path), Path(out)
+    check_output_path(input_path, out, options.force)
+    started = _now()
+    t0 = time.perf_counter()
+    dataset = Dataset.open(input_path, options.columns)
+    resolved = {
+        "stage": stage.name,
+        "params": as_dict(stage.config),
+        "columns": options.columns.as_dict(),
+    }
+    config_sha = canonical_sha256(resolved)
+    fingerprints = dataset.fingerprint(options.fingerprint)
+
+    previous = read_manifest(out)
+    if previous is not None and _up_to_date(previous, out, config_sha, fingerprints, options):
+        return StageResult(out=out, manifest=previous, skipped=True)
+    if out.exists() and any(out.iterdir()) and not options.force:
+        raise OutputError(
+            "exists (an earlier winnow output made from another input or "
+            "config); pass --force to replace it",
+            out,
+        )
+
+    tmp = _fresh_tmp(out)
+    try:
+        (tmp / "data").mkdir()
+        (tmp / "rejected").mkdir()
+        t_prepare = time.perf_counter()
+        stage.prepare(dataset)
+        t_shards = time.perf_counter()
+        kill_after = int(os.environ.get("WINNOW_TEST_KILL_AFTER_SHARDS", "0"))
+        results = []
+        for done, res in enumerate(
+            map_shards(_process_shard, stage, dataset, tmp, options.workers, options.executor),
+            start=1,
+        ):
+            results.append(res)
+            if progress:
+                progress(stage.name, done, len(dataset.shards))
+            if kill_after and done >= kill_after:  # test hook: die like a SIGKILLed run would
+                os.kill(os.getpid(), signal.SIGKILL)
+        t_end = time.perf_counter()
+        by_reason: dict[str, int] = {}
+        for r in results:
+            for k, v in r["by_reason"].items():
+                by_reason[k] = by_reason.get(k, 0) + v
+        kept = sum(r["data"]["rows"] for r in results)
+        rejected = sum(r["rejected"]["rows"] for r in results)
+        if kept + rejected != dataset.rows:  # the nothing-lost invariant, checked on every run
+            raise RunError(
+                f"row count mismatch: {dataset.rows} in, {kept} kept + {rejected} rejected", out
+            )
+        manifest = {
+            "schema_version": MANIFEST_SCHEMA_VERSION,
+            "stage": stage.name,
+            "winnow_version": __version__,
+            "config": resolved,
+            "config_sha256": config_sha,
+            "input": {
+                "path": str(input_path),
+                "data_dir": str(dataset.data_dir),
+                "fingerprint": options.fingerprint,
+                "shards": fingerprints,
+                "rows": dataset.rows,
+            },
+            "output": {
+                "data": [r["data"] for r in results],
+                "rejected": [r["rejected"] for r in results],
+            },
+            "counts": {
+                "input": dataset.rows,
+                "kept": kept,
+                "rejected": rejected,
+                "by_reason": dict(sorted(by_reason.items())),
+            },
+            "stage_info": stage.manifest_extra(),
+            "timings": {
+                "open_s": round(t_prepare - t0, 4),
+                "prepare_s": round(t_shards - t_prepare, 4),
+                "shards_s": round(t_end - t_shards, 4),
+                "total_s": round(time.perf_counter() - t0, 4),
+            },
+            "seed": options.seed,
+            "executor": {"name": options.executor, "workers": options.workers},
+            "started": started,
+            "finished": _now(),
+        }
+        (tmp / "manifest.json").write_text(
+            json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+        )
+        _replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return StageResult(out=out, manifest=manifest)
+
+
+def _process_shard(stage: Stage, dataset: Dataset, shard: Shard, tmp: Path) -> dict:
+    df = stage.signals(dataset.read_shard(shard))
+    reason = stage.decide(df)
+    name = f"part-{shard.index:05d}.parquet"
+    rejected = df.filter(reason.is_not_null()).with_columns(
+        reason.filter(reason.is_not_null()), pl.lit(stage.name).alias(STAGE)
+    )
+    counts = rejected[REASON].value_counts()
+    return {
+        "data": write_shard(df.filter(reason.is_null()), tmp / "data" / name),
+        "rejected": write_shard(rejected, tmp / "rejected" / name),
+        "by_reason": dict(zip(counts[REASON].to_list(), counts["count"].to_list(), strict=True)),
+    }
+
+
+def read_manifest(folder: Path) -> dict | None:
+    m = read_json(folder / "manifest.json")
+    return m if isinstance(m, dict) and "winnow_version" in m and "stage" in m else None
+
+
+def is_winnow_output(folder: Path) -> bool:
+    return read_manifest(folder) is not None or (folder / "run.json").is_file()
+
+
+def check_output_path(input_path: Path, out: Path, force: bool) -> None:
+    """Never write into the input, and never replace a folder winnow did not make."""
+    src, dst = input_path.resolve(), out.resolve()
+    if dst == src or src in dst.parents:
+        raise OutputError("output folder is the input or inside it", out)
+    if dst in src.parents:
+        raise OutputError("output folder contains the input; choose another folder", out)
+    if out.exists():
+        if not out.is_dir():
+            raise OutputError("output exists and is not a folder", out)
+        if any(out.iterdir()) and not is_winnow_output(out):
+            raise OutputError(
+                "output folder exists and is not a winnow output; refusing to overwrite it", out
+            )
+    if not out.parent.exists():
+        raise OutputError("parent folder of the output does not exist", out)
+
+
+def _up_to_date(
+    prev: dict, out: Path, config_sha: str, fingerprints: list[dict], options: RunOptions
+) -> bool:
+    if (
+        prev.get("config_sha256") != config_sha
+        or prev.get("winnow_version") != __version__
+        or prev.get("seed") != options.seed
+        or prev.get("input", {}).get("shards") != fingerprints
+    ):
+        return False
+    for part in ("data", "rejected"):  # outputs still whole: sizes are cheap, rows via footers
+        for entry in prev.get("output", {}).get(part, []):
+            if not (out / part / entry["path"]).is_file():
+                return False
+    return True
+
+
+def _fresh_tmp(out: Path) -> Path:
+    for stale in [*out.parent.glob(f".{out.name}.tmp-*"), *out.parent.glob(f".{out.name}.old-*")]:
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    return tmp
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    """Rename tmp into place; an existing out is moved aside first so no mix of both exists."""
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(out, old)
+    os.rename(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

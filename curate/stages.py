@@ -1,0 +1,10 @@
+"""The registry of stages a recipe or command can name."""
+
+from __future__ import annotations
+
+from curate.clean import CleanStage
+from curate.stage import Stage
+
+STAGES: dict[str, type[Stage]] = {
+    CleanStage.name: CleanStage,
+}

@@ -1,0 +1,1 @@
+"""winnow's trainer and ablations (see DESIGN.md section 6)."""
