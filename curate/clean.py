@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from curate.dataset import TEXT
+from curate.dataset import TEXT, Shard
 from curate.stage import Rule, Stage
 
 # ZWSP, word joiner, BOM and soft hyphen only hide text from matching; they carry no meaning.
@@ -44,8 +44,6 @@ class CleanStage(Stage):
     def clean_expr(self) -> pl.Expr:
         c: CleanConfig = self.config
         e = pl.col(TEXT)
-        if c.nfc:
-            e = e.str.normalize("NFC")
         if c.normalize_newlines:
             e = e.str.replace_all(r"\r\n?|[\x85\u2028\u2029]", "\n")
         if c.strip_control:
@@ -53,6 +51,8 @@ class CleanStage(Stage):
         removed = (ZERO_WIDTH if c.strip_zero_width else "") + (JOINERS if c.strip_joiners else "")
         if removed:
             e = e.str.replace_all(f"[{removed}]", "")
+        if c.nfc:  # after removals: a removed character may sit between a letter and its accent
+            e = e.str.normalize("NFC")
         if c.collapse_whitespace:
             e = (
                 e.str.replace_all(r"[^\S\n]+", " ")
@@ -63,7 +63,7 @@ class CleanStage(Stage):
             e = e.str.strip_chars()
         return e
 
-    def signals(self, df: pl.DataFrame) -> pl.DataFrame:
+    def signals(self, df: pl.DataFrame, shard: Shard | None = None) -> pl.DataFrame:
         original_length = pl.col(TEXT).str.len_chars().cast(pl.Int64)
         df = df.with_columns(
             original_length.alias("clean.original_length"), pl.col(TEXT).alias("__original")

@@ -25,7 +25,7 @@ from curate import __version__
 from curate.config import as_dict, canonical_sha256
 from curate.dataset import Columns, Dataset, Shard, read_json, write_shard
 from curate.errors import OutputError, RunError
-from curate.executors import map_shards
+from curate.executors import map_items
 
 MANIFEST_SCHEMA_VERSION = 1
 REASON, STAGE = "reason", "stage"
@@ -49,10 +49,10 @@ class Stage:
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.config_class()
 
-    def prepare(self, dataset: Dataset) -> None:
+    def prepare(self, dataset: Dataset, ctx: StageContext) -> None:
         """Global pass over the whole dataset before per-shard work (e.g. dedup clusters)."""
 
-    def signals(self, df: pl.DataFrame) -> pl.DataFrame:
+    def signals(self, df: pl.DataFrame, shard: Shard) -> pl.DataFrame:
         raise NotImplementedError
 
     def rules(self) -> list[Rule]:
@@ -69,6 +69,21 @@ class Stage:
                 pl.when(rule.fails.fill_null(False)).then(pl.lit(rule.reason)).otherwise(reason)
             )
         return df.select(reason.alias(REASON)).to_series()
+
+
+@dataclass
+class StageContext:
+    """What a stage's global pass may use: a scratch folder (removed at the end) and the executor,
+    so per-shard parts of the global pass run in parallel like everything else."""
+
+    workdir: Path
+    workers: int = 1
+    executor: str = "local"
+    seed: int = 0
+
+    def map(self, fn: Callable[..., Any], items: list[Any], *args: Any) -> list[Any]:
+        """`[fn(item, *args) for item in items]`, in order, on the run's executor."""
+        return list(map_items(fn, items, args, self.workers, self.executor))
 
 
 @dataclass
@@ -139,20 +154,23 @@ def run_stage(
         (tmp / "data").mkdir()
         (tmp / "rejected").mkdir()
         t_prepare = time.perf_counter()
-        stage.prepare(dataset)
+        ctx = StageContext(tmp / ".work", options.workers, options.executor, options.seed)
+        ctx.workdir.mkdir()
+        stage.prepare(dataset, ctx)
         t_shards = time.perf_counter()
         kill_after = int(os.environ.get("WINNOW_TEST_KILL_AFTER_SHARDS", "0"))
         results = []
-        for done, res in enumerate(
-            map_shards(_process_shard, stage, dataset, tmp, options.workers, options.executor),
-            start=1,
-        ):
+        shards = map_items(
+            _process_shard, dataset.shards, (stage, dataset, tmp), options.workers, options.executor
+        )
+        for done, res in enumerate(shards, start=1):
             results.append(res)
             if progress:
                 progress(stage.name, done, len(dataset.shards))
             if kill_after and done >= kill_after:  # test hook: die like a SIGKILLed run would
                 os.kill(os.getpid(), signal.SIGKILL)
         t_end = time.perf_counter()
+        shutil.rmtree(ctx.workdir)
         by_reason: dict[str, int] = {}
         for r in results:
             for k, v in r["by_reason"].items():
@@ -208,8 +226,8 @@ def run_stage(
     return StageResult(out=out, manifest=manifest)
 
 
-def _process_shard(stage: Stage, dataset: Dataset, shard: Shard, tmp: Path) -> dict:
-    df = stage.signals(dataset.read_shard(shard))
+def _process_shard(shard: Shard, stage: Stage, dataset: Dataset, tmp: Path) -> dict:
+    df = stage.signals(dataset.read_shard(shard), shard)
     reason = stage.decide(df)
     name = f"part-{shard.index:05d}.parquet"
     rejected = df.filter(reason.is_not_null()).with_columns(

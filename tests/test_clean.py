@@ -1,4 +1,4 @@
-"""The clean stage: what it normalises, what each switch does, what it rejects, and its invariants."""
+"""The clean stage: what it normalises, what each switch does, what it rejects; invariants."""
 
 from __future__ import annotations
 
