@@ -242,6 +242,96 @@ def clean(
     )
 
 
+@app.command(
+    epilog="Example:  winnow dedup out/clean out/dedup --threshold 0.8 --keep longest"
+    "  |  winnow dedup new/ out/new-dedup --against old_release/"
+)
+def dedup(
+    input_path: Annotated[Path, typer.Argument(metavar="IN", help="Dataset folder.")],
+    output: Annotated[Path, typer.Argument(metavar="OUT", help="Output folder.")],
+    threshold: Annotated[
+        float | None, typer.Option(help="Jaccard similarity of near duplicates (default 0.8).")
+    ] = None,
+    ngram: Annotated[int | None, typer.Option(help="Words per shingle (default 5).")] = None,
+    num_perm: Annotated[int | None, typer.Option(help="Signature length (default 128).")] = None,
+    bands: Annotated[int | None, typer.Option(help="LSH bands (default: from threshold).")] = None,
+    rows: Annotated[int | None, typer.Option(help="LSH rows per band (with --bands).")] = None,
+    signature: Annotated[str | None, typer.Option(help="oph (default) or minhash.")] = None,
+    verify: Annotated[str | None, typer.Option(help="shingles (default) or signature.")] = None,
+    keep: Annotated[
+        str | None, typer.Option(help="longest (default), first, or column:<name>.")
+    ] = None,
+    against: Annotated[
+        Path | None,
+        typer.Option(help="Remove rows duplicating rows of this dataset (left untouched)."),
+    ] = None,
+    exact: Annotated[bool | None, typer.Option("--exact/--no-exact", help="Exact dedup.")] = None,
+    near: Annotated[bool | None, typer.Option("--near/--no-near", help="Near dedup.")] = None,
+    lowercase: Annotated[
+        bool | None, typer.Option("--lowercase/--keep-case", help="Fold case before hashing.")
+    ] = None,
+    punctuation: Annotated[
+        bool | None,
+        typer.Option(
+            "--strip-punctuation/--keep-punctuation", help="Drop punctuation before hashing."
+        ),
+    ] = None,
+    digits: Annotated[
+        bool | None,
+        typer.Option("--normalize-digits/--keep-digits", help="Digit runs to '0' before hashing."),
+    ] = None,
+    config: ConfigFile = None,
+    seed: Seed = 0,
+    workers: Workers = 1,
+    executor: Executor = "local",
+    force: Force = False,
+    fingerprint: Fingerprint = "sha256",
+    text_column: TextCol = "text",
+    id_column: IdCol = "id",
+    label_column: LabelCol = "label",
+    quiet: Quiet = False,
+    as_json: JsonOut = False,
+) -> None:
+    """Remove exact and near duplicates across all shards (reasons exact_duplicate,
+    near_duplicate); every row gets its cluster, cluster size and similarity to the kept row."""
+    params = _stage_config(
+        "dedup",
+        config,
+        {
+            "threshold": threshold,
+            "ngram": ngram,
+            "num_perm": num_perm,
+            "bands": bands,
+            "rows": rows,
+            "signature": signature,
+            "verify": verify,
+            "keep": keep,
+            "against": str(against) if against is not None else None,
+            "exact": exact,
+            "near": near,
+            "lowercase": lowercase,
+            "punctuation": punctuation,
+            "digits": digits,
+        },
+    )
+    _run_one(
+        "dedup",
+        input_path,
+        output,
+        params,
+        seed,
+        workers,
+        executor,
+        force,
+        fingerprint,
+        text_column,
+        id_column,
+        label_column,
+        quiet,
+        as_json,
+    )
+
+
 @app.command(epilog="Example:  winnow run sample_data/recipe.toml --out runs/demo")
 def run(
     recipe: Annotated[Path, typer.Argument(metavar="RECIPE", help="Recipe TOML file.")],

@@ -58,6 +58,10 @@ class Stage:
     def rules(self) -> list[Rule]:
         raise NotImplementedError
 
+    def extra_fingerprints(self, mode: str) -> dict:
+        """Fingerprints of inputs other than the dataset (e.g. dedup's --against dataset)."""
+        return {}
+
     def manifest_extra(self) -> dict:
         """Stage-specific facts for the manifest (e.g. dedup's S-curve)."""
         return {}
@@ -138,9 +142,12 @@ def run_stage(
     }
     config_sha = canonical_sha256(resolved)
     fingerprints = dataset.fingerprint(options.fingerprint)
+    extra = stage.extra_fingerprints(options.fingerprint)
 
     previous = read_manifest(out)
-    if previous is not None and _up_to_date(previous, out, config_sha, fingerprints, options):
+    if previous is not None and _up_to_date(
+        previous, out, config_sha, fingerprints, extra, options
+    ):
         return StageResult(out=out, manifest=previous, skipped=True)
     if out.exists() and any(out.iterdir()) and not options.force:
         raise OutputError(
@@ -193,6 +200,7 @@ def run_stage(
                 "fingerprint": options.fingerprint,
                 "shards": fingerprints,
                 "rows": dataset.rows,
+                "extra": extra,
             },
             "output": {
                 "data": [r["data"] for r in results],
@@ -269,16 +277,22 @@ def check_output_path(input_path: Path, out: Path, force: bool) -> None:
 
 
 def _up_to_date(
-    prev: dict, out: Path, config_sha: str, fingerprints: list[dict], options: RunOptions
+    prev: dict,
+    out: Path,
+    config_sha: str,
+    fingerprints: list[dict],
+    extra: dict,
+    options: RunOptions,
 ) -> bool:
     if (
         prev.get("config_sha256") != config_sha
         or prev.get("winnow_version") != __version__
         or prev.get("seed") != options.seed
         or prev.get("input", {}).get("shards") != fingerprints
+        or prev.get("input", {}).get("extra", {}) != extra
     ):
         return False
-    for part in ("data", "rejected"):  # outputs still whole: sizes are cheap, rows via footers
+    for part in ("data", "rejected"):  # outputs still there
         for entry in prev.get("output", {}).get(part, []):
             if not (out / part / entry["path"]).is_file():
                 return False

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from curate.clean import CleanStage
+from curate.dedup import DedupStage
 from curate.stage import Stage
 
 STAGES: dict[str, type[Stage]] = {
     CleanStage.name: CleanStage,
+    DedupStage.name: DedupStage,
 }

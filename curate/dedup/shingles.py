@@ -1,0 +1,74 @@
+"""Word n-gram shingle hashes for a batch of documents, without a Python loop per shingle.
+
+Each distinct word is hashed once (xxh3, stable across runs and library versions); shingle hashes
+are then combined from word hashes with vectorised uint64 arithmetic. Documents shorter than n
+words get one shingle made of all their words; documents without words get none.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import xxhash
+
+_K1 = np.uint64(0x9E3779B97F4A7C15)
+_K2 = np.uint64(0xBF58476D1CE4E5B9)
+_K3 = np.uint64(0x94D049BB133111EB)
+
+
+def mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: a bijection on uint64 with full avalanche."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * _K2
+    x = x ^ (x >> np.uint64(27))
+    x = x * _K3
+    return x ^ (x >> np.uint64(31))
+
+
+def word_hashes(normalized: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(hashes of every word, in order; offsets: document d's words are [off[d], off[d+1]))."""
+    words = (
+        normalized.fill_null("").str.split(" ").list.eval(pl.element().filter(pl.element() != ""))
+    )
+    lengths = words.list.len().to_numpy().astype(np.int64)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = words.explode().drop_nulls()
+    if flat.is_empty():
+        return np.zeros(0, dtype=np.uint64), offsets
+    vocab = flat.unique()
+    codes = pl.Series(
+        [xxhash.xxh3_64_intdigest(w.encode()) for w in vocab.to_list()], dtype=pl.UInt64
+    )
+    hashes = flat.replace_strict(vocab, codes, return_dtype=pl.UInt64).to_numpy()
+    return hashes, offsets
+
+
+def shingle_hashes(words: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of each document's word n-grams (order-sensitive), with per-document offsets."""
+    lengths = np.diff(offsets)
+    docs = len(lengths)
+    counts = np.where(lengths >= n, lengths - n + 1, np.minimum(lengths, 1))
+    out_offsets = np.zeros(docs + 1, dtype=np.int64)
+    np.cumsum(counts, out=out_offsets[1:])
+    out = np.empty(int(out_offsets[-1]), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        long_docs = lengths >= n
+        if long_docs.any() and len(words) >= n:
+            m = len(words) - n + 1
+            s = words[:m].copy()
+            for j in range(1, n):
+                s = (s * _K1) ^ words[j : j + m]
+            doc_of = np.repeat(np.arange(docs), lengths)[:m]
+            valid = np.arange(m) + n <= offsets[1:][doc_of]
+            out[np.repeat(long_docs, counts)] = mix64(s[valid])
+        short = np.nonzero((lengths > 0) & (lengths < n))[0]
+        if len(short):
+            start, length = offsets[short], lengths[short]
+            s = words[start].copy()
+            for j in range(1, n - 1):
+                more = j < length
+                s = np.where(more, (s * _K1) ^ words[np.minimum(start + j, len(words) - 1)], s)
+            # the length goes in too, so "a b" and "a b c" of short docs never collide
+            out[out_offsets[short]] = mix64(s ^ length.astype(np.uint64))
+    return out, out_offsets

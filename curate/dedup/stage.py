@@ -1,0 +1,339 @@
+"""`dedup`: exact and near-duplicate removal across the whole dataset (not per shard).
+
+Global pass (`prepare`):
+1. per shard, in parallel: normalised text -> exact key (128 bits), word-shingle hashes,
+   signatures and LSH band keys, all written to the scratch folder (nothing held per document);
+2. exact groups; LSH buckets, one band at a time, over one representative per exact group;
+3. candidate pairs verified (shingle-set Jaccard, or signature agreement) against the threshold,
+   so a band collision alone never removes a document;
+4. clusters = connected components of exact and verified pairs; one keeper per cluster by policy;
+5. per-shard decision files that `signals` attaches to each shard's rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import polars as pl
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from curate.dataset import ID, TEXT, Columns, Dataset, Shard
+from curate.dedup.lsh import band_keys, bucket_pairs, choose_bands, s_curve, unique_pairs
+from curate.dedup.normalize import normalize_expr
+from curate.dedup.shingles import shingle_hashes, word_hashes
+from curate.dedup.signatures import signatures
+from curate.stage import Rule, Stage, StageContext
+
+KIND = "dedup.duplicate_kind"
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    exact: bool = True
+    """Remove exact duplicates of the normalised text (reason exact_duplicate)."""
+    near: bool = True
+    """Remove near duplicates found by MinHash-LSH and verified (reason near_duplicate)."""
+    lowercase: bool = True
+    """Normalisation before hashing and shingling: case folded."""
+    punctuation: bool = True
+    """Normalisation: punctuation and symbols become spaces."""
+    digits: bool = False
+    """Normalisation: digit runs become '0' (dates and counters stop mattering)."""
+    whitespace: bool = True
+    """Normalisation: whitespace runs collapsed (words are always split on whitespace)."""
+    ngram: int = 5
+    """Words per shingle."""
+    num_perm: int = 128
+    """Signature length (permutations, or bins for oph)."""
+    threshold: float = 0.8
+    """Jaccard similarity at or above which two documents are near duplicates."""
+    bands: int = 0
+    """LSH bands; 0 derives bands and rows from threshold and lsh_recall."""
+    rows: int = 0
+    """LSH rows per band; set together with bands (bands x rows <= num_perm)."""
+    lsh_recall: float = 0.99
+    """When derived: P(a pair exactly at the threshold becomes a candidate) at least this."""
+    signature: Literal["oph", "minhash"] = "oph"
+    """oph: one permutation hashing (fast); minhash: datasketch-compatible affine32."""
+    verify: Literal["shingles", "signature"] = "shingles"
+    """Candidates are verified by exact Jaccard of shingle sets, or by signature agreement."""
+    keep: str = "longest"
+    """Which row of a cluster is kept: longest (ties: smallest id), first (dataset order), or
+    column:<name> (largest value of a numeric column; ties: smallest id)."""
+    against: str = ""
+    """A dataset whose rows count as already kept: rows of the input duplicating them go."""
+
+    def validate(self) -> None:
+        if not 0 < self.threshold <= 1:
+            raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
+        if self.ngram < 1:
+            raise ValueError(f"ngram must be >= 1, got {self.ngram}")
+        if self.num_perm < 2:
+            raise ValueError(f"num_perm must be >= 2, got {self.num_perm}")
+        if not 0 < self.lsh_recall < 1:
+            raise ValueError(f"lsh_recall must be in (0, 1), got {self.lsh_recall}")
+        if (self.bands > 0) != (self.rows > 0) or self.bands < 0 or self.rows < 0:
+            raise ValueError("bands and rows are given together (both > 0) or not at all")
+        if self.bands * self.rows > self.num_perm:
+            raise ValueError(
+                f"bands x rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}"
+            )
+        if self.keep not in ("longest", "first") and not (
+            self.keep.startswith("column:") and len(self.keep) > len("column:")
+        ):
+            raise ValueError(f"keep must be longest, first or column:<name>, got {self.keep!r}")
+        if not (self.exact or self.near):
+            raise ValueError("exact and near are both off: nothing to do")
+
+    def band_params(self) -> tuple[int, int]:
+        if self.bands:
+            return self.bands, self.rows
+        return choose_bands(self.num_perm, self.threshold, self.lsh_recall)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Where one shard's hashing results live in the scratch folder."""
+
+    folder: Path
+    rows: int
+
+    def load(self, name: str, mmap: bool = False) -> np.ndarray:
+        return np.load(self.folder / f"{name}.npy", mmap_mode="r" if mmap else None)
+
+
+class DedupStage(Stage):
+    name = "dedup"
+    config_class = DedupConfig
+
+    def __init__(self, config: DedupConfig | None = None):
+        super().__init__(config)
+        self._decisions: Path | None = None
+        self._info: dict = {}
+
+    def extra_fingerprints(self, mode: str) -> dict:
+        if not self.config.against:
+            return {}
+        return {"against": Dataset.open(self.config.against, check_ids=False).fingerprint(mode)}
+
+    # -- global pass -------------------------------------------------------------------------
+
+    def prepare(self, dataset: Dataset, ctx: StageContext) -> None:
+        cfg: DedupConfig = self.config
+        sources: list[tuple[str, Dataset]] = []
+        if cfg.against:
+            sources.append(("against", Dataset.open(cfg.against, Columns())))
+        sources.append(("input", dataset))
+        bands, rows = cfg.band_params()
+        parts: list[_Part] = []
+        is_new = []
+        for tag, ds in sources:
+            jobs = [(ds, s, ctx.workdir / f"{tag}-{s.index:05d}") for s in ds.shards]
+            parts += ctx.map(_hash_shard, jobs, cfg, bands, rows, ctx.seed)
+            is_new.append(np.full(ds.rows, tag == "input"))
+        new = np.concatenate(is_new) if is_new else np.zeros(0, bool)
+        meta = pl.concat([pl.read_parquet(p.folder / "meta.parquet") for p in parts])
+        n = meta.height
+        g = np.arange(n)
+
+        # exact groups: every member points at the group's first row
+        key = meta.select(pl.col("k1"), pl.col("k2")).with_columns(pl.Series("g", g))
+        first = key.group_by("k1", "k2").agg(pl.col("g").min().alias("rep"))
+        exact_rep = key.join(first, on=["k1", "k2"], how="left").sort("g")["rep"].to_numpy()
+        if not cfg.exact:
+            exact_rep = g.copy()
+
+        verified, candidates = np.zeros((0, 2), np.int64), 0
+        if cfg.near:
+            reps = exact_rep == g
+            offsets = np.cumsum([0] + [p.rows for p in parts])
+            chunks = []
+            for b in range(bands):  # one band at a time: memory is one uint64 per document
+                keys = np.concatenate([p.load("bands", mmap=True)[:, b] for p in parts])
+                has = np.concatenate([p.load("has_shingles") for p in parts]) & reps
+                chunks.append(bucket_pairs(keys[has], g[has]))
+            pairs = unique_pairs(chunks)
+            candidates = len(pairs)
+            sim = _similarity(pairs, parts, offsets, cfg.verify)
+            verified = pairs[sim >= cfg.threshold]
+
+        edges = np.concatenate([np.stack([g, exact_rep], axis=1), verified])
+        graph = coo_matrix((np.ones(len(edges), np.int8), (edges[:, 0], edges[:, 1])), (n, n))
+        _, label = connected_components(graph, directed=False)
+        size = np.bincount(label)[label]
+
+        keeper = _choose_keepers(meta, label, size, new, cfg.keep)
+        dup = keeper != g
+        exact_dup = dup & (exact_rep == exact_rep[keeper])
+        sim_to_keeper = np.full(n, np.nan)
+        sim_to_keeper[exact_dup] = 1.0
+        near_dup = np.flatnonzero(dup & ~exact_dup)
+        if len(near_dup):
+            offsets = np.cumsum([0] + [p.rows for p in parts])
+            pair = np.stack([near_dup, keeper[near_dup]], axis=1)
+            sim_to_keeper[near_dup] = _similarity(pair, parts, offsets, cfg.verify)
+
+        kind = np.where(exact_dup, "exact", np.where(dup, "near", ""))
+        out = pl.DataFrame(
+            {
+                "dedup.cluster": meta[ID].gather(keeper),
+                "dedup.cluster_size": pl.Series(size, dtype=pl.Int64),
+                "dup": dup,
+                "dedup.similarity": sim_to_keeper,
+                KIND: kind,
+                "dedup.matched_against": dup & ~new[keeper],
+            }
+        ).select(
+            "dedup.cluster",
+            "dedup.cluster_size",
+            pl.when("dup").then(pl.col("dedup.cluster")).alias("dedup.kept_id"),
+            pl.col("dedup.similarity").fill_nan(None),
+            pl.when(pl.col(KIND) != "").then(pl.col(KIND)).alias(KIND),
+            "dedup.matched_against",
+        )
+        self._decisions = ctx.workdir / "decisions"
+        self._decisions.mkdir()
+        start = int((~new).sum())
+        for s in dataset.shards:
+            out.slice(start, s.rows).write_parquet(self._decisions / f"{s.index:05d}.parquet")
+            start += s.rows
+        self._info = {
+            "signature": cfg.signature,
+            "num_perm": cfg.num_perm,
+            "ngram": cfg.ngram,
+            "threshold": cfg.threshold,
+            "bands": bands,
+            "rows": rows,
+            "candidate_probability": s_curve(bands, rows),
+            "candidate_pairs": int(candidates),
+            "verified_pairs": len(verified),
+            "rejected_by_verification": int(candidates - len(verified)),
+            "exact_groups_with_duplicates": int(np.sum(np.bincount(exact_rep) > 1)),
+            "clusters_with_duplicates": int(np.sum(np.bincount(label) > 1)),
+            "against_rows": int((~new).sum()),
+        }
+
+    # -- per shard ---------------------------------------------------------------------------
+
+    def signals(self, df: pl.DataFrame, shard: Shard) -> pl.DataFrame:
+        assert self._decisions is not None, "prepare() runs before signals()"
+        decisions = pl.read_parquet(self._decisions / f"{shard.index:05d}.parquet")
+        return pl.concat([df.drop(decisions.columns, strict=False), decisions], how="horizontal")
+
+    def rules(self) -> list[Rule]:
+        return [
+            Rule("exact_duplicate", pl.col(KIND) == "exact"),
+            Rule("near_duplicate", pl.col(KIND) == "near"),
+        ]
+
+    def manifest_extra(self) -> dict:
+        return self._info
+
+
+def _hash_shard(
+    job: tuple[Dataset, Shard, Path], cfg: DedupConfig, bands: int, rows: int, seed: int
+) -> _Part:
+    dataset, shard, folder = job
+    folder.mkdir()
+    df = dataset.read_shard(shard)
+    norm = df.select(
+        normalize_expr(
+            pl.col(TEXT), cfg.lowercase, cfg.punctuation, cfg.digits, cfg.whitespace
+        ).alias("n")
+    )["n"]
+    keep_col = cfg.keep.removeprefix("column:") if cfg.keep.startswith("column:") else None
+    if keep_col is not None and keep_col not in df.columns:
+        from curate.errors import ConfigError
+
+        raise ConfigError(f"keep = column:{keep_col}, but the column does not exist", shard.path)
+    meta = pl.DataFrame(
+        {
+            ID: df[ID],
+            "length": df[TEXT].str.len_chars().fill_null(0).cast(pl.Int64),
+            "keep_value": (
+                df[keep_col].cast(pl.Float64) if keep_col else pl.repeat(0.0, df.height, eager=True)
+            ),
+            # two independent 64-bit hashes: a collision would merge unrelated texts
+            "k1": norm.hash(seed=1),
+            "k2": norm.hash(seed=2),
+        }
+    )
+    meta.write_parquet(folder / "meta.parquet")
+    if cfg.near:
+        words, offsets = word_hashes(norm)
+        sh, sh_off = shingle_hashes(words, offsets, cfg.ngram)
+        sig = signatures(sh, sh_off, cfg.num_perm, seed, cfg.signature)
+        np.save(folder / "shingles.npy", sh)
+        np.save(folder / "shingle_offsets.npy", sh_off)
+        np.save(folder / "signatures.npy", sig)
+        np.save(folder / "bands.npy", band_keys(sig, bands, rows))
+        np.save(folder / "has_shingles.npy", np.diff(sh_off) > 0)
+    return _Part(folder, df.height)
+
+
+def _similarity(
+    pairs: np.ndarray, parts: list[_Part], offsets: np.ndarray, method: str
+) -> np.ndarray:
+    """Jaccard of each pair: exact on shingle sets, or the fraction of agreeing signature slots."""
+    if len(pairs) == 0:
+        return np.zeros(0)
+    docs = np.unique(pairs)
+    shard_of = np.searchsorted(offsets, docs, side="right") - 1
+    cache: dict[int, np.ndarray] = {}
+    for s in np.unique(shard_of):
+        part, local = parts[s], docs[shard_of == s] - offsets[s]
+        if method == "signature":
+            sig = part.load("signatures", mmap=True)
+            for d, row in zip(docs[shard_of == s], sig[local], strict=True):
+                cache[int(d)] = np.asarray(row)
+        else:
+            sh, off = part.load("shingles", mmap=True), part.load("shingle_offsets")
+            for d, lo in zip(docs[shard_of == s], local, strict=True):
+                cache[int(d)] = np.unique(sh[off[lo] : off[lo + 1]])
+    out = np.empty(len(pairs))
+    for i, (a, b) in enumerate(pairs.tolist()):
+        x, y = cache[a], cache[b]
+        if method == "signature":
+            out[i] = float(np.mean(x == y))
+        else:
+            inter = len(np.intersect1d(x, y, assume_unique=True))
+            union = len(x) + len(y) - inter
+            out[i] = inter / union if union else 0.0
+    return out
+
+
+def _choose_keepers(
+    meta: pl.DataFrame, label: np.ndarray, size: np.ndarray, new: np.ndarray, policy: str
+) -> np.ndarray:
+    """keeper[g]: the global index of the row kept in g's cluster."""
+    n = meta.height
+    keeper = np.arange(n)
+    multi = np.flatnonzero(size > 1)
+    if len(multi) == 0:
+        return keeper
+    if policy == "longest":
+        primary = -meta["length"].to_numpy()[multi].astype(np.float64)
+    elif policy == "first":
+        primary = multi.astype(np.float64)
+    else:
+        primary = -meta["keep_value"].to_numpy()[multi]
+        primary = np.where(np.isnan(primary), np.inf, primary)  # missing scores lose
+    # rows of the --against dataset always win: they are kept already
+    order = pl.DataFrame(
+        {
+            "g": multi,
+            "label": label[multi],
+            "new": new[multi],
+            "primary": primary,
+            "id": meta[ID].gather(multi),
+        }
+    ).sort("label", "new", "primary", "id")
+    firsts = order.group_by("label", maintain_order=True).first()
+    keeper_of_label = np.zeros(int(label.max()) + 1, dtype=np.int64)
+    keeper_of_label[firsts["label"].to_numpy()] = firsts["g"].to_numpy()
+    keeper[multi] = keeper_of_label[label[multi]]
+    return keeper
