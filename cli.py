@@ -34,7 +34,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
-out = Console(soft_wrap=True)
+# piped output is read by scripts and logs, not an 80-column terminal: do not truncate tables
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 # Options every data command shares (DESIGN.md section 3).
 Seed = Annotated[int, typer.Option(help="Seed for everything random.")]
@@ -113,7 +114,7 @@ def _render_stages(rows: list[dict], as_json: bool, extra: dict | None = None) -
             col, justify="right" if col in ("rows in", "kept", "rejected", "seconds") else "left"
         )
     for r in rows:
-        reasons = ", ".join(f"{k}={v:,}" for k, v in r["by_reason"].items()) or "-"
+        reasons = "\n".join(f"{k}={v:,}" for k, v in r["by_reason"].items()) or "-"
         table.add_row(
             r["stage"],
             r["status"],
@@ -126,6 +127,22 @@ def _render_stages(rows: list[dict], as_json: bool, extra: dict | None = None) -
     out.print(table)
     for k, v in (extra or {}).items():
         out.print(f"{k}: {v}")
+
+
+def _render_truth(rows: list[dict], truth: Path | None) -> None:
+    table = Table(title=f"against the truth file {truth}", show_edge=False, title_justify="left")
+    cols = ("injected noise", "rows", "rejected", "of which sources", "pairs resolved",
+            "rejected by")
+    for col in cols:
+        table.add_column(
+            col, justify="left" if col in ("injected noise", "rejected by") else "right"
+        )
+    for r in rows:
+        by = "\n".join(f"{k}={v:,}" for k, v in r["by_reason"].items()) or "-"
+        resolved = f"{r['pairs_resolved']:,}" if "pairs_resolved" in r else ""
+        table.add_row(r["noise"], f"{r['rows']:,}", f"{r['rejected']:,}",
+                      f"{r['rejected_sources']:,}", resolved, by)
+    out.print(table)
 
 
 def _run_one(
@@ -372,7 +389,12 @@ def run(
     )
     with _progress(quiet) as progress:
         result = run_recipe(r, output, options, _Bars(progress))
-    _render_stages(result.summary(), as_json, {"run": str(result.out)})
+    extra: dict[str, Any] = {"run": str(result.out)}
+    if result.truth_score is not None and as_json:
+        extra["truth"] = result.truth_score
+    _render_stages(result.summary(), as_json, extra)
+    if result.truth_score is not None and not as_json:
+        _render_truth(result.truth_score, r.truth)
 
 
 @app.command(
@@ -396,7 +418,7 @@ def sample(
     as_json: JsonOut = False,
 ) -> None:
     """Build the sample dataset (seeded, deterministic) with its truth file."""
-    from curate.sample_cli import build_sample_folder
+    from curate.sample import build_sample_folder
 
     summary = build_sample_folder(
         output, source=source, rows=rows, shards=shards, seed=seed, force=force

@@ -23,10 +23,11 @@ from typing import Literal
 
 from curate import __version__
 from curate.config import build, load_toml
-from curate.dataset import Columns
+from curate.dataset import Columns, Dataset
 from curate.errors import ConfigError, OutputError
 from curate.stage import Progress, RunOptions, Stage, StageResult, is_winnow_output, run_stage
 from curate.stages import STAGES
+from curate.truth import load_truth, score
 
 TOP_LEVEL = ("input", "run", "stage")
 RUN_FILE = "run.json"
@@ -39,6 +40,8 @@ class InputSection:
     text_column: str = "text"
     id_column: str = "id"
     label_column: str = "label"
+    truth: str = ""
+    """Optional truth file (id, noise, source_id): the run then scores what each stage caught."""
 
     def validate(self) -> None:
         if not self.path:
@@ -62,6 +65,7 @@ class Recipe:
     columns: Columns
     run: RunSection
     stages: list[tuple[str, Stage]]
+    truth: Path | None = None
 
     def default_out(self) -> Path:
         if self.run.out:
@@ -100,13 +104,15 @@ def load_recipe(path: str | Path) -> Recipe:
         cls = STAGES[use]
         stages.append((folder, cls(build(cls.config_class, params, f"stage.{name}", path))))
     columns = Columns(text=inp.text_column, id=inp.id_column, label=inp.label_column)
-    return Recipe(path=path, input=path.parent / inp.path, columns=columns, run=run, stages=stages)
+    truth = path.parent / inp.truth if inp.truth else None
+    return Recipe(path, path.parent / inp.path, columns, run, stages, truth)
 
 
 @dataclass
 class RunResult:
     out: Path
     stages: list[tuple[str, StageResult]]
+    truth_score: list[dict] | None = None
 
     def summary(self) -> list[dict]:
         return [r.summary_row(folder) for folder, r in self.stages]
@@ -123,6 +129,9 @@ def run_recipe(
     options = options or RunOptions(
         seed=r.seed, workers=r.workers, executor=r.executor, fingerprint=r.fingerprint
     )
+    # bad input fails before the run folder exists
+    truth = load_truth(recipe.truth) if recipe.truth is not None else None
+    Dataset.open(recipe.input, recipe.columns)
     _claim_run_folder(out, recipe)
     _drop_stale_stages(out, {folder for folder, _ in recipe.stages})
     _write_run_file(out, recipe, "running", [])
@@ -135,7 +144,9 @@ def run_recipe(
         results.append((folder, result))
         source = out / folder
     run = RunResult(out=out, stages=results)
-    _write_run_file(out, recipe, "complete", run.summary())
+    if truth is not None:
+        run.truth_score = score([out / folder for folder, _ in recipe.stages], truth)
+    _write_run_file(out, recipe, "complete", run.summary(), run.truth_score)
     return run
 
 
@@ -164,7 +175,13 @@ def _drop_stale_stages(out: Path, keep: set[str]) -> None:
             shutil.rmtree(d)
 
 
-def _write_run_file(out: Path, recipe: Recipe, status: str, summary: list[dict]) -> None:
+def _write_run_file(
+    out: Path,
+    recipe: Recipe,
+    status: str,
+    summary: list[dict],
+    truth_score: list[dict] | None = None,
+) -> None:
     doc = {
         "schema_version": 1,
         "winnow_version": __version__,
@@ -174,6 +191,8 @@ def _write_run_file(out: Path, recipe: Recipe, status: str, summary: list[dict])
         "stages": [folder for folder, _ in recipe.stages],
         "summary": summary,
     }
+    if truth_score is not None:
+        doc["truth"] = {"file": str(recipe.truth), "by_noise": truth_score}
     tmp = out / f".{RUN_FILE}.tmp-{os.getpid()}"
     tmp.write_text(json.dumps(doc, indent=2) + "\n")
     os.replace(tmp, out / RUN_FILE)

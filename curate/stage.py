@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from curate import __version__
+from curate.atomic import fresh_tmp, replace_atomically
 from curate.config import as_dict, canonical_sha256
 from curate.dataset import Columns, Dataset, Shard, read_json, write_shard
 from curate.errors import OutputError, RunError
@@ -156,7 +157,7 @@ def run_stage(
             out,
         )
 
-    tmp = _fresh_tmp(out)
+    tmp = fresh_tmp(out)
     try:
         (tmp / "data").mkdir()
         (tmp / "rejected").mkdir()
@@ -227,7 +228,7 @@ def run_stage(
         (tmp / "manifest.json").write_text(
             json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
         )
-        _replace(tmp, out)
+        replace_atomically(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -296,39 +297,6 @@ def _up_to_date(
         for entry in prev.get("output", {}).get(part, []):
             if not (out / part / entry["path"]).is_file():
                 return False
-    return True
-
-
-def _fresh_tmp(out: Path) -> Path:
-    for stale in [*out.parent.glob(f".{out.name}.tmp-*"), *out.parent.glob(f".{out.name}.old-*")]:
-        pid = stale.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    return tmp
-
-
-def _replace(tmp: Path, out: Path) -> None:
-    """Rename tmp into place; an existing out is moved aside first so no mix of both exists."""
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        shutil.rmtree(old, ignore_errors=True)
-        os.rename(out, old)
-    os.rename(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 

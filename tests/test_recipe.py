@@ -7,11 +7,13 @@ import json
 from tests.conftest import SAMPLE, winnow
 
 
-def sample_recipe(tmp_path, **clean_params) -> str:
+def sample_recipe(tmp_path, **params) -> str:
+    """The sample recipe with absolute paths and some parameters changed (first match wins)."""
     text = (SAMPLE / "recipe.toml").read_text()
     text = text.replace('path = "shards"', f'path = "{SAMPLE / "shards"}"')
-    for key, value in clean_params.items():
-        text = text.replace(f"{key} = true", f"{key} = {str(value).lower()}")
+    text = text.replace('truth = "truth.csv"', f'truth = "{SAMPLE / "truth.csv"}"')
+    for key, (old, new) in params.items():
+        text = text.replace(f"\n{key} = {old}", f"\n{key} = {new}", 1)
     path = tmp_path / "recipe.toml"
     path.write_text(text)
     return path
@@ -24,22 +26,37 @@ def test_sample_recipe_runs_end_to_end(tmp_path):
     for header in ("stage", "rows in", "kept", "rejected", "by reason"):
         assert header in res.stdout
     assert "01-clean" in res.stdout and "empty_text=" in res.stdout
+    assert "02-dedup" in res.stdout and "near_duplicate=" in res.stdout
     assert "clean shards" in res.stderr  # progress goes to stderr
     doc = json.loads((run / "run.json").read_text())
-    assert doc["status"] == "complete" and doc["stages"] == ["01-clean"]
-    assert (run / "01-clean" / "manifest.json").is_file()
+    assert doc["status"] == "complete" and doc["stages"] == ["01-clean", "02-dedup"]
+    assert (run / "02-dedup" / "manifest.json").is_file()
+    # the demo says how much injected noise each stage caught, from the truth file
+    assert "against the truth file" in res.stdout
+    score = {r["noise"]: r for r in doc["truth"]["by_noise"]}
+    assert score["exact_duplicate"]["pairs_resolved"] >= 0.95 * score["exact_duplicate"]["rows"]
+    assert score["near_duplicate"]["pairs_resolved"] >= 0.9 * score["near_duplicate"]["rows"]
+    assert score["empty"]["rejected"] == score["empty"]["rows"]
+    assert score["null"]["rejected"] == score["null"]["rows"]
+    clean_lost = score["none"]["rejected"] - score["none"]["rejected_sources"]
+    assert clean_lost <= 0.005 * score["none"]["rows"]
 
 
 def test_rerun_skips_and_config_change_reruns(tmp_path):
     recipe, run = sample_recipe(tmp_path), tmp_path / "run"
     first = json.loads(winnow("run", recipe, "--out", run, "--json", "-q").stdout)
-    assert [s["status"] for s in first["stages"]] == ["ran"]
+    assert [s["status"] for s in first["stages"]] == ["ran", "ran"]
     again = json.loads(winnow("run", recipe, "--out", run, "--json", "-q").stdout)
-    assert [s["status"] for s in again["stages"]] == ["skipped"]
-    assert again["stages"][0]["kept"] == first["stages"][0]["kept"]
-    changed = sample_recipe(tmp_path, nfc=False)
+    assert [s["status"] for s in again["stages"]] == ["skipped", "skipped"]
+    assert again["stages"][1]["kept"] == first["stages"][1]["kept"]
+    # a change to dedup only: clean stays, dedup re-runs
+    changed = sample_recipe(tmp_path, threshold=("0.8", "0.9"))
     third = json.loads(winnow("run", changed, "--out", run, "--json", "-q").stdout)
-    assert [s["status"] for s in third["stages"]] == ["ran"]
+    assert [s["status"] for s in third["stages"]] == ["skipped", "ran"]
+    # a change to clean that changes its output: both re-run
+    changed = sample_recipe(tmp_path, threshold=("0.8", "0.9"), nfc=("true", "false"))
+    fourth = json.loads(winnow("run", changed, "--out", run, "--json", "-q").stdout)
+    assert [s["status"] for s in fourth["stages"]] == ["ran", "ran"]
     manifest = json.loads((run / "01-clean" / "manifest.json").read_text())
     assert manifest["config"]["params"]["nfc"] is False
 
@@ -61,6 +78,6 @@ def test_missing_input_in_recipe(tmp_path):
 
 
 def test_every_help_shows_an_example():
-    for args in ([], ["clean"], ["run"], ["sample"]):
+    for args in ([], ["clean"], ["dedup"], ["run"], ["sample"]):
         res = winnow(*args, "--help")
         assert res.code == 0 and "Example" in res.stdout, args
