@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 RUN    ?= runs/demo
 
-.PHONY: demo test lint bench clean-runs
+.PHONY: demo test lint bench-dedup clean-runs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Benchmarks print a markdown table with the peers measured side by side in the same run.
+bench-dedup: $(VENV)/.installed-dev
+	$(PIP) install -e '.[dev,bench]'
+	$(PY) bench/dedup.py --json bench/results-dedup.json
 
 clean-runs:
 	rm -rf runs

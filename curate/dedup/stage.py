@@ -114,6 +114,10 @@ class DedupStage(Stage):
         super().__init__(config)
         self._decisions: Path | None = None
         self._info: dict = {}
+        self.pairs = np.zeros((0, 2), np.int64)  # duplicate edges found, in global row order
+
+    def __getstate__(self) -> dict:  # workers need the decisions folder, not the edges
+        return {**self.__dict__, "pairs": None}
 
     def extra_fingerprints(self, mode: str) -> dict:
         if not self.config.against:
@@ -162,6 +166,7 @@ class DedupStage(Stage):
             verified = pairs[sim >= cfg.threshold]
 
         edges = np.concatenate([np.stack([g, exact_rep], axis=1), verified])
+        self.pairs = edges[edges[:, 0] != edges[:, 1]]
         graph = coo_matrix((np.ones(len(edges), np.int8), (edges[:, 0], edges[:, 1])), (n, n))
         _, label = connected_components(graph, directed=False)
         size = np.bincount(label)[label]
