@@ -26,7 +26,7 @@ from curate.atomic import fresh_tmp, replace_atomically
 from curate.config import as_dict, canonical_sha256
 from curate.dataset import Columns, Dataset, Shard, read_json, write_shard
 from curate.errors import OutputError, RunError
-from curate.executors import map_items
+from curate.executors import LocalExecutor
 
 MANIFEST_SCHEMA_VERSION = 1
 REASON, STAGE = "reason", "stage"
@@ -82,13 +82,12 @@ class StageContext:
     so per-shard parts of the global pass run in parallel like everything else."""
 
     workdir: Path
-    workers: int = 1
-    executor: str = "local"
+    executor: LocalExecutor
     seed: int = 0
 
     def map(self, fn: Callable[..., Any], items: list[Any], *args: Any) -> list[Any]:
         """`[fn(item, *args) for item in items]`, in order, on the run's executor."""
-        return list(map_items(fn, items, args, self.workers, self.executor))
+        return list(self.executor.map(fn, items, args))
 
 
 @dataclass
@@ -157,26 +156,26 @@ def run_stage(
             out,
         )
 
+    executor = LocalExecutor(options.workers, options.executor)
     tmp = fresh_tmp(out)
     try:
         (tmp / "data").mkdir()
         (tmp / "rejected").mkdir()
         t_prepare = time.perf_counter()
-        ctx = StageContext(tmp / ".work", options.workers, options.executor, options.seed)
+        ctx = StageContext(tmp / ".work", executor, options.seed)
         ctx.workdir.mkdir()
-        stage.prepare(dataset, ctx)
-        t_shards = time.perf_counter()
-        kill_after = int(os.environ.get("WINNOW_TEST_KILL_AFTER_SHARDS", "0"))
-        results = []
-        shards = map_items(
-            _process_shard, dataset.shards, (stage, dataset, tmp), options.workers, options.executor
-        )
-        for done, res in enumerate(shards, start=1):
-            results.append(res)
-            if progress:
-                progress(stage.name, done, len(dataset.shards))
-            if kill_after and done >= kill_after:  # test hook: die like a SIGKILLed run would
-                os.kill(os.getpid(), signal.SIGKILL)
+        with executor:
+            stage.prepare(dataset, ctx)
+            t_shards = time.perf_counter()
+            kill_after = int(os.environ.get("WINNOW_TEST_KILL_AFTER_SHARDS", "0"))
+            results = []
+            shards = executor.map(_process_shard, dataset.shards, (stage, dataset, tmp))
+            for done, res in enumerate(shards, start=1):
+                results.append(res)
+                if progress:
+                    progress(stage.name, done, len(dataset.shards))
+                if kill_after and done >= kill_after:  # test hook: die like a SIGKILLed run
+                    os.kill(os.getpid(), signal.SIGKILL)
         t_end = time.perf_counter()
         shutil.rmtree(ctx.workdir)
         by_reason: dict[str, int] = {}

@@ -39,8 +39,9 @@ def oph(shingles: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> 
         h = mix64(shingles ^ mix64(np.array([seed], dtype=np.uint64)))
         bins = ((h >> np.uint64(32)) * np.uint64(num_perm)) >> np.uint64(32)  # fast range
         values = np.minimum((h & np.uint64(0xFFFFFFFF)).astype(np.uint32), EMPTY - 1)
-    doc = np.repeat(np.arange(docs), np.diff(offsets))
-    np.minimum.at(sig, (doc, bins.astype(np.int64)), values)
+    slot = np.repeat(np.arange(docs, dtype=np.int64) * num_perm, np.diff(offsets))
+    slot += bins.astype(np.int64)
+    np.minimum.at(sig.reshape(-1), slot, values)  # 1-D ufunc.at: several times faster than 2-D
     _densify(sig, seed)
     return sig
 

@@ -12,20 +12,21 @@ Global pass (`prepare`):
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import polars as pl
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from curate.dataset import ID, TEXT, Columns, Dataset, Shard
 from curate.dedup.lsh import band_keys, bucket_pairs, choose_bands, s_curve, unique_pairs
-from curate.dedup.normalize import normalize_expr
-from curate.dedup.shingles import shingle_hashes, word_hashes
+from curate.dedup.shingles import shingle_hashes
 from curate.dedup.signatures import signatures
+from curate.dedup.tokens import doc_keys, token_hashes
+from curate.dedup.verify import PairSimilarity, prefilter_floor, shingle_sets
+from curate.errors import ConfigError
 from curate.stage import Rule, Stage, StageContext
 
 KIND = "dedup.duplicate_kind"
@@ -40,11 +41,13 @@ class DedupConfig:
     lowercase: bool = True
     """Normalisation before hashing and shingling: case folded."""
     punctuation: bool = True
-    """Normalisation: punctuation and symbols become spaces."""
+    """Normalisation: words are runs of letters, digits and marks (punctuation and symbols
+    separate words and do not count); false: words are runs of non-whitespace."""
     digits: bool = False
     """Normalisation: digit runs become '0' (dates and counters stop mattering)."""
     whitespace: bool = True
-    """Normalisation: whitespace runs collapsed (words are always split on whitespace)."""
+    """Exact keys ignore whitespace (and, with punctuation, punctuation); false: exact keys
+    compare the case- and digit-folded text as it is."""
     ngram: int = 5
     """Words per shingle."""
     num_perm: int = 128
@@ -133,6 +136,7 @@ class DedupStage(Stage):
             sources.append(("against", Dataset.open(cfg.against, Columns())))
         sources.append(("input", dataset))
         bands, rows = cfg.band_params()
+        clock = _Clock()
         parts: list[_Part] = []
         is_new = []
         for tag, ds in sources:
@@ -140,6 +144,7 @@ class DedupStage(Stage):
             parts += ctx.map(_hash_shard, jobs, cfg, bands, rows, ctx.seed)
             is_new.append(np.full(ds.rows, tag == "input"))
         new = np.concatenate(is_new) if is_new else np.zeros(0, bool)
+        clock.lap("hash_shards_s")
         meta = pl.concat([pl.read_parquet(p.folder / "meta.parquet") for p in parts])
         n = meta.height
         g = np.arange(n)
@@ -151,19 +156,32 @@ class DedupStage(Stage):
         if not cfg.exact:
             exact_rep = g.copy()
 
-        verified, candidates = np.zeros((0, 2), np.int64), 0
+        verified, candidates, prefiltered = np.zeros((0, 2), np.int64), 0, 0
+        known: dict[tuple[int, int], float] = {}
+        similarity = PairSimilarity(parts, [p.rows for p in parts])
         if cfg.near:
-            reps = exact_rep == g
-            offsets = np.cumsum([0] + [p.rows for p in parts])
+            has = np.concatenate([p.load("has_shingles") for p in parts]) & (exact_rep == g)
             chunks = []
             for b in range(bands):  # one band at a time: memory is one uint64 per document
                 keys = np.concatenate([p.load("bands", mmap=True)[:, b] for p in parts])
-                has = np.concatenate([p.load("has_shingles") for p in parts]) & reps
                 chunks.append(bucket_pairs(keys[has], g[has]))
             pairs = unique_pairs(chunks)
             candidates = len(pairs)
-            sim = _similarity(pairs, parts, offsets, cfg.verify)
+            clock.lap("lsh_s")
+            sim = similarity.estimate(pairs)
+            if cfg.verify == "shingles":  # exact Jaccard, except for hopeless candidates
+                hopeful = sim >= prefilter_floor(cfg.threshold, cfg.num_perm)
+                prefiltered = int((~hopeful).sum())
+                sim[hopeful] = _exact(similarity, pairs[hopeful], ctx)
             verified = pairs[sim >= cfg.threshold]
+            known = dict(
+                zip(map(tuple, verified.tolist()), sim[sim >= cfg.threshold].tolist(), strict=True)
+            )
+
+        clock.lap("verify_s")
+        # imported here: workers never need scipy, and importing it costs them 0.3 s each
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
 
         edges = np.concatenate([np.stack([g, exact_rep], axis=1), verified])
         self.pairs = edges[edges[:, 0] != edges[:, 1]]
@@ -177,11 +195,19 @@ class DedupStage(Stage):
         sim_to_keeper = np.full(n, np.nan)
         sim_to_keeper[exact_dup] = 1.0
         near_dup = np.flatnonzero(dup & ~exact_dup)
-        if len(near_dup):
-            offsets = np.cumsum([0] + [p.rows for p in parts])
-            pair = np.stack([near_dup, keeper[near_dup]], axis=1)
-            sim_to_keeper[near_dup] = _similarity(pair, parts, offsets, cfg.verify)
+        if len(near_dup):  # similarity to the keeper: often a verified pair already
+            pair = np.sort(np.stack([near_dup, keeper[near_dup]], axis=1), axis=1)
+            have = np.array([tuple(p) in known for p in pair.tolist()], dtype=bool)
+            sim_to_keeper[near_dup[have]] = [known[tuple(p)] for p in pair[have].tolist()]
+            if (~have).any():
+                rest = pair[~have]
+                sim_to_keeper[near_dup[~have]] = (
+                    _exact(similarity, rest, ctx)
+                    if cfg.verify == "shingles"
+                    else similarity.estimate(rest)
+                )
 
+        clock.lap("cluster_s")
         kind = np.where(exact_dup, "exact", np.where(dup, "near", ""))
         out = pl.DataFrame(
             {
@@ -217,9 +243,11 @@ class DedupStage(Stage):
             "candidate_pairs": int(candidates),
             "verified_pairs": len(verified),
             "rejected_by_verification": int(candidates - len(verified)),
+            "rejected_by_signature_prefilter": prefiltered,
             "exact_groups_with_duplicates": int(np.sum(np.bincount(exact_rep) > 1)),
             "clusters_with_duplicates": int(np.sum(np.bincount(label) > 1)),
             "against_rows": int((~new).sum()),
+            "timings": clock.lap("decisions_s"),
         }
 
     # -- per shard ---------------------------------------------------------------------------
@@ -245,70 +273,64 @@ def _hash_shard(
     dataset, shard, folder = job
     folder.mkdir()
     df = dataset.read_shard(shard)
-    norm = df.select(
-        normalize_expr(
-            pl.col(TEXT), cfg.lowercase, cfg.punctuation, cfg.digits, cfg.whitespace
-        ).alias("n")
-    )["n"]
+    text = df[TEXT]
+    if cfg.lowercase:
+        text = text.str.to_lowercase()
+    if cfg.digits:
+        text = text.str.replace_all(r"\p{Nd}+", "0")
+    tokens, tok_off = token_hashes(text, cfg.punctuation)
+    if cfg.whitespace:  # equal token sequences: equal text once whitespace is collapsed
+        k1, k2 = doc_keys(tokens, tok_off)
+    else:  # whitespace matters: the case- and digit-folded text itself is the key
+        k1, k2 = (text.fill_null("").hash(seed=s).to_numpy() for s in (1, 2))
     keep_col = cfg.keep.removeprefix("column:") if cfg.keep.startswith("column:") else None
     if keep_col is not None and keep_col not in df.columns:
-        from curate.errors import ConfigError
-
         raise ConfigError(f"keep = column:{keep_col}, but the column does not exist", shard.path)
+    keep_value = (
+        df[keep_col].cast(pl.Float64) if keep_col else pl.repeat(0.0, df.height, eager=True)
+    )
     meta = pl.DataFrame(
         {
             ID: df[ID],
             "length": df[TEXT].str.len_chars().fill_null(0).cast(pl.Int64),
-            "keep_value": (
-                df[keep_col].cast(pl.Float64) if keep_col else pl.repeat(0.0, df.height, eager=True)
-            ),
-            # two independent 64-bit hashes: a collision would merge unrelated texts
-            "k1": norm.hash(seed=1),
-            "k2": norm.hash(seed=2),
+            "keep_value": keep_value,
+            # two independent 64-bit keys: one collision would merge unrelated texts
+            "k1": k1,
+            "k2": k2,
         }
     )
     meta.write_parquet(folder / "meta.parquet")
     if cfg.near:
-        words, offsets = word_hashes(norm)
-        sh, sh_off = shingle_hashes(words, offsets, cfg.ngram)
+        sh, sh_off = shingle_hashes(tokens, tok_off, cfg.ngram)
         sig = signatures(sh, sh_off, cfg.num_perm, seed, cfg.signature)
-        np.save(folder / "shingles.npy", sh)
-        np.save(folder / "shingle_offsets.npy", sh_off)
+        sets, set_offsets = shingle_sets(sh, sh_off)
+        np.save(folder / "sets.npy", sets)
+        np.save(folder / "set_offsets.npy", set_offsets)
         np.save(folder / "signatures.npy", sig)
         np.save(folder / "bands.npy", band_keys(sig, bands, rows))
         np.save(folder / "has_shingles.npy", np.diff(sh_off) > 0)
     return _Part(folder, df.height)
 
 
-def _similarity(
-    pairs: np.ndarray, parts: list[_Part], offsets: np.ndarray, method: str
-) -> np.ndarray:
-    """Jaccard of each pair: exact on shingle sets, or the fraction of agreeing signature slots."""
-    if len(pairs) == 0:
-        return np.zeros(0)
-    docs = np.unique(pairs)
-    shard_of = np.searchsorted(offsets, docs, side="right") - 1
-    cache: dict[int, np.ndarray] = {}
-    for s in np.unique(shard_of):
-        part, local = parts[s], docs[shard_of == s] - offsets[s]
-        if method == "signature":
-            sig = part.load("signatures", mmap=True)
-            for d, row in zip(docs[shard_of == s], sig[local], strict=True):
-                cache[int(d)] = np.asarray(row)
-        else:
-            sh, off = part.load("shingles", mmap=True), part.load("shingle_offsets")
-            for d, lo in zip(docs[shard_of == s], local, strict=True):
-                cache[int(d)] = np.unique(sh[off[lo] : off[lo + 1]])
-    out = np.empty(len(pairs))
-    for i, (a, b) in enumerate(pairs.tolist()):
-        x, y = cache[a], cache[b]
-        if method == "signature":
-            out[i] = float(np.mean(x == y))
-        else:
-            inter = len(np.intersect1d(x, y, assume_unique=True))
-            union = len(x) + len(y) - inter
-            out[i] = inter / union if union else 0.0
-    return out
+class _Clock:
+    def __init__(self) -> None:
+        self.t, self.laps = time.perf_counter(), {}
+
+    def lap(self, name: str) -> dict[str, float]:
+        now = time.perf_counter()
+        self.laps[name], self.t = round(now - self.t, 3), now
+        return self.laps
+
+
+def _exact(similarity: PairSimilarity, pairs: np.ndarray, ctx: StageContext) -> np.ndarray:
+    """Exact Jaccard of many pairs, in parallel chunks on the run's executor."""
+    chunks = np.array_split(pairs, max(1, min(len(pairs) // 2000, 4 * ctx.executor.workers)))
+    parts = ctx.map(_exact_chunk, chunks, similarity)
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _exact_chunk(pairs: np.ndarray, similarity: PairSimilarity) -> np.ndarray:
+    return similarity.exact(pairs)
 
 
 def _choose_keepers(

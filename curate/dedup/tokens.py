@@ -1,0 +1,173 @@
+"""Word tokens hashed straight from the UTF-8 bytes of a string column, with numpy.
+
+No Python string is made per word: tokens are runs of word characters found by classifying each
+byte (code points are decoded, vectorised, only for non-ASCII bytes), and each token's hash is a
+polynomial of its bytes read off a prefix sum, then avalanched. The hash depends on nothing but
+the bytes, so it is stable across runs, processes and library versions.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curate.dedup.shingles import mix64
+
+_P = 0x100000001B3 | 1  # odd, so it has an inverse modulo 2^64
+_P_INV = pow(_P, -1, 1 << 64)
+CHUNK_BYTES = 4 << 20  # text per vectorised pass: temporaries stay near 40 bytes per text byte
+
+
+@functools.cache
+def _ascii_word(punctuation: bool) -> np.ndarray:
+    table = np.zeros(256, dtype=bool)
+    for b in range(128):
+        c = chr(b)
+        table[b] = c.isalnum() if punctuation else not c.isspace()
+    return table
+
+
+@functools.cache
+def _bmp_word(punctuation: bool) -> np.ndarray:
+    """Word characters of the Basic Multilingual Plane: letters, digits and combining marks (or,
+    without punctuation stripping, anything but whitespace)."""
+    if punctuation:
+        cats = [unicodedata.category(chr(c))[0] for c in range(0x10000)]
+        return np.array([k in "LNM" for k in cats], dtype=bool)
+    return np.array([not chr(c).isspace() for c in range(0x10000)], dtype=bool)
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """P^k and P^-k for k <= n; cached for the usual chunk size (a longer document pays)."""
+    return _cached_powers() if n <= CHUNK_BYTES else _make_powers(n)
+
+
+@functools.cache
+def _cached_powers() -> tuple[np.ndarray, np.ndarray]:
+    return _make_powers(CHUNK_BYTES)
+
+
+def _make_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(over="ignore"):
+        pw = np.cumprod(np.full(n, _P, dtype=np.uint64))
+        ipw = np.cumprod(np.full(n, _P_INV, dtype=np.uint64))
+    return np.concatenate(([np.uint64(1)], pw)), np.concatenate(([np.uint64(1)], ipw))
+
+
+def _string_buffers(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    arr = pc.fill_null(texts.to_arrow(), "")
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_string_view(arr.type):
+        arr = arr.cast(pa.large_string())
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset : arr.offset + len(arr) + 1]
+    offsets = offsets.astype(np.int64)
+    data = (
+        np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+        if arr.buffers()[2]
+        else np.zeros(0, np.uint8)
+    )
+    return data[offsets[0] : offsets[-1]], offsets - offsets[0]
+
+
+def _is_word(data: np.ndarray, punctuation: bool) -> np.ndarray:
+    word = _ascii_word(punctuation)[data]
+    lead = np.flatnonzero(data >= 0xC0)
+    if len(lead) == 0:
+        return word
+    b = [data[np.minimum(lead + k, len(data) - 1)].astype(np.uint32) for k in range(4)]
+    two, three, four = b[0] < 0xE0, (b[0] >= 0xE0) & (b[0] < 0xF0), b[0] >= 0xF0
+    cp = np.where(
+        two,
+        ((b[0] & 0x1F) << 6) | (b[1] & 0x3F),
+        np.where(
+            three,
+            ((b[0] & 0x0F) << 12) | ((b[1] & 0x3F) << 6) | (b[2] & 0x3F),
+            ((b[0] & 0x07) << 18) | ((b[1] & 0x3F) << 12) | ((b[2] & 0x3F) << 6) | (b[3] & 0x3F),
+        ),
+    )
+    bmp = cp < 0x10000
+    cls = np.empty(len(lead), dtype=bool)
+    cls[bmp] = _bmp_word(punctuation)[cp[bmp]]
+    # beyond the BMP: emoji and pictographs separate words; historic scripts, CJK extensions join
+    astral = cp[~bmp]
+    cls[~bmp] = ~((astral >= 0x1F000) & (astral < 0x1FB00)) | (not punctuation)
+    length = np.where(two, 2, np.where(three, 3, np.where(four, 4, 1)))
+    for k in range(4):
+        at = lead[k < length] + k
+        word[at[at < len(data)]] = cls[k < length][at < len(data)]
+    return word
+
+
+def token_hashes(texts: pl.Series, punctuation: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(uint64 hash of every word token in order; offsets: document d's tokens are
+    [off[d], off[d+1])). Words are runs of letters, digits and marks (punctuation=True) or of
+    non-whitespace characters."""
+    data, offsets = _string_buffers(texts)
+    hashes, counts = [], []
+    start_doc = 0
+    while start_doc < len(offsets) - 1:
+        # a chunk of whole documents near CHUNK_BYTES of text (at least one document)
+        end_doc = int(np.searchsorted(offsets, offsets[start_doc] + CHUNK_BYTES, side="right")) - 1
+        end_doc = min(max(end_doc, start_doc + 1), len(offsets) - 1)
+        lo, hi = offsets[start_doc], offsets[end_doc]
+        h, c = _chunk(data[lo:hi], offsets[start_doc : end_doc + 1] - lo, punctuation)
+        hashes.append(h)
+        counts.append(c)
+        start_doc = end_doc
+    tok_off = np.zeros(len(offsets), dtype=np.int64)
+    if counts:
+        np.cumsum(np.concatenate(counts), out=tok_off[1:])
+    return (np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)), tok_off
+
+
+def _chunk(
+    data: np.ndarray, offsets: np.ndarray, punctuation: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    n = len(data)
+    if n == 0:
+        return np.zeros(0, np.uint64), np.zeros(len(offsets) - 1, np.int64)
+    word = _is_word(data, punctuation)
+    inner = offsets[1:-1]
+    inner = inner[inner < n]
+    before = np.concatenate(([False], word[:-1]))
+    before[inner] = False  # a document boundary always ends a word
+    after = np.concatenate((word[1:], [False]))
+    after[inner[inner > 0] - 1] = False
+    starts = np.flatnonzero(word & ~before)
+    ends = np.flatnonzero(word & ~after) + 1
+    pw, ipw = _powers(n)
+    with np.errstate(over="ignore"):
+        prefix = np.zeros(n + 1, dtype=np.uint64)
+        np.cumsum(data.astype(np.uint64) * pw[:n], out=prefix[1:])
+        h = (prefix[ends] - prefix[starts]) * ipw[starts]
+        h = mix64(h ^ (ends - starts).astype(np.uint64))
+    counts = np.diff(np.searchsorted(starts, offsets))
+    return h, counts
+
+
+def doc_keys(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent 64-bit keys of each document's token sequence: sum_i h_i * (2i + 1) and
+    sum_i (h_i ^ c) * (2i + 3), modulo 2^64. Token hashes are avalanched, so equal keys mean
+    equal token sequences but for chance (2^-128); odd position weights make order count."""
+    pos = np.arange(len(hashes), dtype=np.uint64) - np.repeat(
+        offsets[:-1], np.diff(offsets)
+    ).astype(np.uint64)
+    keys = []
+    with np.errstate(over="ignore"):
+        for v in (
+            hashes * (pos * np.uint64(2) + np.uint64(1)),
+            (hashes ^ np.uint64(0xC2B2AE3D27D4EB4F)) * (pos * np.uint64(2) + np.uint64(3)),
+        ):
+            cs = np.zeros(len(v) + 1, dtype=np.uint64)
+            np.cumsum(v, out=cs[1:])
+            keys.append(
+                mix64((cs[offsets[1:]] - cs[offsets[:-1]]) ^ np.diff(offsets).astype(np.uint64))
+            )
+    return keys[0], keys[1]
