@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
 from curate.errors import ConfigError
@@ -19,7 +20,7 @@ EXECUTORS = ("local",)
 
 
 class LocalExecutor:
-    """In-process for one worker; a pool of `workers` spawned processes otherwise."""
+    """In-process for one worker; this process plus `workers - 1` spawned processes otherwise."""
 
     def __init__(self, workers: int = 1, name: str = "local"):
         if name not in EXECUTORS:
@@ -38,7 +39,11 @@ class LocalExecutor:
             self._pool = None
 
     def map(self, fn: Callable[..., Any], items: Sequence[Any], args: tuple = ()) -> Iterator[Any]:
-        """Yields `fn(item, *args)` for each item, in order."""
+        """Yields `fn(item, *args)` for each item, in item order.
+
+        With workers > 1 this process is one of the workers: it takes items from the back of the
+        queue while `workers - 1` spawned processes take them from the front, so no core idles
+        while the others start (about a second each)."""
         if self.workers == 1 or len(items) <= 1:
             for item in items:
                 yield fn(item, *args)
@@ -48,12 +53,27 @@ class LocalExecutor:
             # Each worker is one core's worth of work: its polars runs single-threaded.
             os.environ.setdefault("POLARS_MAX_THREADS", "1")
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self.workers - 1, mp_context=multiprocessing.get_context("spawn")
             )
-        futures = [self._pool.submit(fn, item, *args) for item in items]
+        pending = deque(range(len(items)))
+        results: dict[int, Any] = {}
+        inflight: dict[Future, int] = {}
         try:
-            for f in futures:
-                yield f.result()
+            for nxt in range(len(items)):
+                while nxt not in results:
+                    for f in [f for f in inflight if f.done()]:
+                        results[inflight.pop(f)] = f.result()
+                    while pending and len(inflight) < self.workers - 1:
+                        i = pending.popleft()
+                        inflight[self._pool.submit(fn, items[i], *args)] = i
+                    if nxt in results:
+                        break
+                    if pending:
+                        i = pending.pop()
+                        results[i] = fn(items[i], *args)
+                    else:
+                        wait(inflight, return_when=FIRST_COMPLETED)
+                yield results.pop(nxt)
         finally:
-            for f in futures:
+            for f in inflight:
                 f.cancel()

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 from curate.dedup import DedupConfig, DedupStage
 from curate.dedup.lsh import candidate_probability, choose_bands
-from curate.dedup.shingles import shingle_hashes, word_hashes
+from curate.dedup.shingles import shingle_hashes
 from curate.dedup.signatures import signatures
+from curate.dedup.tokens import token_hashes
 from curate.stage import RunOptions, run_stage
 from tests.conftest import ROOT, read_dir, tree_bytes, winnow, write_shards
 
@@ -191,7 +192,7 @@ def test_bad_parameters(corpus, tmp_path, args, fragment):
 
 def test_minhash_scheme_matches_datasketch():
     texts = pl.Series(documents(5))
-    words, offsets = word_hashes(texts)
+    words, offsets = token_hashes(texts.str.to_lowercase())
     sh, sh_off = shingle_hashes(words, offsets, 5)
     sig = signatures(sh, sh_off, 128, seed=1, scheme="minhash")
     for d in range(5):

@@ -1,15 +1,13 @@
 """Word n-gram shingle hashes for a batch of documents, without a Python loop per shingle.
 
-Each distinct word is hashed once (xxh3, stable across runs and library versions); shingle hashes
-are then combined from word hashes with vectorised uint64 arithmetic. Documents shorter than n
-words get one shingle made of all their words; documents without words get none.
+Shingle hashes are combined from word hashes (curate.dedup.tokens) with vectorised uint64
+arithmetic. Documents shorter than n words get one shingle made of all their words; documents
+without words get none.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
-import xxhash
 
 _K1 = np.uint64(0x9E3779B97F4A7C15)
 _K2 = np.uint64(0xBF58476D1CE4E5B9)
@@ -23,25 +21,6 @@ def mix64(x: np.ndarray) -> np.ndarray:
     x = x ^ (x >> np.uint64(27))
     x = x * _K3
     return x ^ (x >> np.uint64(31))
-
-
-def word_hashes(normalized: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(hashes of every word, in order; offsets: document d's words are [off[d], off[d+1]))."""
-    words = (
-        normalized.fill_null("").str.split(" ").list.eval(pl.element().filter(pl.element() != ""))
-    )
-    lengths = words.list.len().to_numpy().astype(np.int64)
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    flat = words.explode().drop_nulls()
-    if flat.is_empty():
-        return np.zeros(0, dtype=np.uint64), offsets
-    vocab = flat.unique()
-    codes = pl.Series(
-        [xxhash.xxh3_64_intdigest(w.encode()) for w in vocab.to_list()], dtype=pl.UInt64
-    )
-    hashes = flat.replace_strict(vocab, codes, return_dtype=pl.UInt64).to_numpy()
-    return hashes, offsets
 
 
 def shingle_hashes(words: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +40,8 @@ def shingle_hashes(words: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.n
                 s = (s * _K1) ^ words[j : j + m]
             doc_of = np.repeat(np.arange(docs), lengths)[:m]
             valid = np.arange(m) + n <= offsets[1:][doc_of]
-            out[np.repeat(long_docs, counts)] = mix64(s[valid])
+            # not avalanched here: signatures and sets re-mix, and nothing else reads these
+            out[np.repeat(long_docs, counts)] = s[valid]
         short = np.nonzero((lengths > 0) & (lengths < n))[0]
         if len(short):
             start, length = offsets[short], lengths[short]
