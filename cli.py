@@ -349,6 +349,105 @@ def dedup(
     )
 
 
+def _parse_rules(items: list[str] | None) -> dict[str, float | bool] | None:
+    """--rule NAME=VALUE: a number re-thresholds, true/false switches."""
+    if not items:
+        return None
+    out: dict[str, float | bool] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--rule takes NAME=VALUE, got '{item}'")
+        low = value.strip().lower()
+        if low in ("true", "false"):
+            out[name.strip()] = low == "true"
+            continue
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(f"--rule {name}: '{value}' is not a number, true or false") from None
+    return out
+
+
+@app.command(
+    epilog="Example:  winnow filter out/dedup out/filter --preset web --languages en"
+    " --rule gopher_short_doc=20"
+)
+def filter(
+    input_path: Annotated[Path, typer.Argument(metavar="IN", help="Dataset folder.")],
+    output: Annotated[Path, typer.Argument(metavar="OUT", help="Output folder.")],
+    preset: Annotated[str | None, typer.Option(help="web (default), short or none.")] = None,
+    rule: Annotated[list[str] | None, typer.Option(
+        help="NAME=VALUE: re-threshold a rule (number) or switch it (true/false). Repeatable.")
+    ] = None,
+    languages: Annotated[str | None, typer.Option(
+        help="Allowed languages, comma-separated ISO 639-1 codes (default: any).")] = None,
+    min_language_score: Annotated[float | None, typer.Option(
+        help="Minimum language confidence (default 0.5).")] = None,
+    detect_language: Annotated[bool | None, typer.Option(
+        "--detect-language/--no-detect-language", help="Language signals (default on).")
+    ] = None,
+    quality_model: Annotated[Path | None, typer.Option(
+        help="Quality classifier saved by 'winnow quality-train'.")] = None,
+    min_quality: Annotated[float | None, typer.Option(
+        help="Reject rows scoring below this (low_quality).")] = None,
+    redact_pii: Annotated[bool | None, typer.Option(
+        "--redact-pii/--keep-pii", help="Replace e-mails, IPs, phone numbers.")] = None,
+    max_chars: Annotated[int | None, typer.Option(
+        help="Signals read at most this many characters of a row (default 1,000,000).")] = None,
+    config: ConfigFile = None,
+    seed: Seed = 0,
+    workers: Workers = 1,
+    executor: Executor = "local",
+    force: Force = False,
+    fingerprint: Fingerprint = "sha256",
+    text_column: TextCol = "text",
+    id_column: IdCol = "id",
+    label_column: LabelCol = "label",
+    quiet: Quiet = False,
+    as_json: JsonOut = False,
+) -> None:
+    """Quality signals on every row (Gopher, C4, FineWeb, character statistics, language,
+    optional quality score); rows failing a rule are rejected with the first failing rule."""
+    langs = [x.strip() for x in languages.split(",") if x.strip()] if languages else None
+    params = _stage_config("filter", config, {
+        "preset": preset, "rules": _parse_rules(rule), "languages": langs,
+        "min_language_score": min_language_score, "detect_language": detect_language,
+        "quality_model": str(quality_model) if quality_model else None,
+        "min_quality": min_quality, "redact_pii": redact_pii, "max_chars": max_chars})
+    _run_one("filter", input_path, output, params, seed, workers, executor, force, fingerprint,
+             text_column, id_column, label_column, quiet, as_json)
+
+
+@app.command("what-if", epilog="Example:  winnow what-if runs/demo/03-filter stricter.toml")
+def what_if_command(
+    filtered: Annotated[Path, typer.Argument(
+        metavar="FILTER_OUT", help="A filter stage's output folder.")],
+    rules_file: Annotated[Path, typer.Argument(
+        metavar="RULES.toml", help="Filter parameters ([filter] table, as in --config).")],
+    as_json: JsonOut = False,
+) -> None:
+    """Rows and characters the filter would keep under other thresholds, drops per rule and
+    overlaps between rules, from the signals already in FILTER_OUT (nothing is recomputed)."""
+    from curate.filter.whatif import what_if_folder
+
+    result = what_if_folder(filtered, _stage_config("filter", rules_file, {}), rules_file)
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    out.print(f"rows kept {result['rows_kept']:,} of {result['rows']:,}; characters kept "
+              f"{result['chars_kept']:,} of {result['chars']:,}")
+    table = Table(show_edge=False)
+    for col in ("rule", "threshold", "first failing", "failing", "overlaps (rows failing both)"):
+        table.add_column(col, justify="left" if col in ("rule", "overlaps (rows failing both)")
+                         else "right")
+    for name, n in result["first_failing"].items():
+        overlaps = ", ".join(f"{k}={v:,}" for k, v in result["overlaps"].get(name, {}).items())
+        table.add_row(name, str(result["thresholds"][name]), f"{n:,}",
+                      f"{result['failing'][name]:,}", overlaps or "-")
+    out.print(table)
+
+
 @app.command(epilog="Example:  winnow run sample_data/recipe.toml --out runs/demo")
 def run(
     recipe: Annotated[Path, typer.Argument(metavar="RECIPE", help="Recipe TOML file.")],

@@ -63,6 +63,10 @@ def _type_ok(value: Any, hint: Any) -> bool:
         return any(_type_ok(value, a) for a in typing.get_args(hint))
     if hint is type(None):
         return value is None
+    if origin is dict:
+        _, inner = typing.get_args(hint) or (Any, Any)
+        return isinstance(value, dict) and all(
+            isinstance(k, str) and _type_ok(v, inner) for k, v in value.items())
     if origin in (list, tuple):
         (inner, *_) = typing.get_args(hint) or (Any,)
         return isinstance(value, (list, tuple)) and all(_type_ok(v, inner) for v in value)

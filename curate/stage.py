@@ -73,7 +73,7 @@ class Stage:
             reason = (
                 pl.when(rule.fails.fill_null(False)).then(pl.lit(rule.reason)).otherwise(reason)
             )
-        return df.select(reason.alias(REASON)).to_series()
+        return df.with_columns(reason.alias(REASON))[REASON]  # a bare literal broadcasts
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -87,34 +88,52 @@ def _is_word(data: np.ndarray, punctuation: bool) -> np.ndarray:
     return word
 
 
+@dataclass(frozen=True)
+class Tokens:
+    """Word tokens of a batch of documents: document d's are [offsets[d], offsets[d + 1])."""
+
+    hashes: np.ndarray  # uint64, avalanched
+    offsets: np.ndarray  # int64, documents + 1
+    lengths: np.ndarray  # int64, UTF-8 bytes of each token
+
+
 def token_hashes(texts: pl.Series, punctuation: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(uint64 hash of every word token in order; offsets: document d's tokens are
     [off[d], off[d+1])). Words are runs of letters, digits and marks (punctuation=True) or of
     non-whitespace characters."""
+    t = tokenize(texts, punctuation)
+    return t.hashes, t.offsets
+
+
+def tokenize(texts: pl.Series, punctuation: bool = True) -> Tokens:
     data, offsets = _string_buffers(texts)
-    hashes, counts = [], []
+    hashes, counts, lengths = [], [], []
     start_doc = 0
     while start_doc < len(offsets) - 1:
         # a chunk of whole documents near CHUNK_BYTES of text (at least one document)
         end_doc = int(np.searchsorted(offsets, offsets[start_doc] + CHUNK_BYTES, side="right")) - 1
         end_doc = min(max(end_doc, start_doc + 1), len(offsets) - 1)
         lo, hi = offsets[start_doc], offsets[end_doc]
-        h, c = _chunk(data[lo:hi], offsets[start_doc : end_doc + 1] - lo, punctuation)
+        h, c, n = _chunk(data[lo:hi], offsets[start_doc : end_doc + 1] - lo, punctuation)
         hashes.append(h)
         counts.append(c)
+        lengths.append(n)
         start_doc = end_doc
     tok_off = np.zeros(len(offsets), dtype=np.int64)
     if counts:
         np.cumsum(np.concatenate(counts), out=tok_off[1:])
-    return (np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)), tok_off
+    if not hashes:
+        return Tokens(np.zeros(0, np.uint64), tok_off, np.zeros(0, np.int64))
+    return Tokens(np.concatenate(hashes), tok_off, np.concatenate(lengths))
 
 
 def _chunk(
     data: np.ndarray, offsets: np.ndarray, punctuation: bool
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = len(data)
     if n == 0:
-        return np.zeros(0, np.uint64), np.zeros(len(offsets) - 1, np.int64)
+        empty = np.zeros(0, np.int64)
+        return np.zeros(0, np.uint64), np.zeros(len(offsets) - 1, np.int64), empty
     word = _is_word(data, punctuation)
     inner = offsets[1:-1]
     inner = inner[inner < n]
@@ -124,7 +143,9 @@ def _chunk(
     after[inner[inner > 0] - 1] = False
     starts = np.flatnonzero(word & ~before)
     ends = np.flatnonzero(word & ~after) + 1
-    return _hash_tokens(data, starts, ends - starts), np.diff(np.searchsorted(starts, offsets))
+    lengths = ends - starts
+    counts = np.diff(np.searchsorted(starts, offsets))
+    return _hash_tokens(data, starts, lengths), counts, lengths.astype(np.int64)
 
 
 def _hash_tokens(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

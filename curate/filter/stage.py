@@ -1,0 +1,159 @@
+"""`filter`: quality signals on every row, then rules (first failing = reason).
+
+Signals: heuristics (curate.filter.heuristics), language and its score (curate.filter.language),
+optionally a trained quality score (curate.filter.classifier) and personal-data redaction
+(curate.filter.pii). Thresholds live in rules; `what_if` re-decides from the cached signals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import polars as pl
+
+from curate.dataset import TEXT, Dataset, Shard
+from curate.filter import heuristics
+from curate.filter.rules import BY_REASON, PRESETS, RULES, resolve
+from curate.stage import Rule, Stage, StageContext
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    preset: Literal["web", "short", "none"] = "web"
+    """Default thresholds: web (Gopher, C4, FineWeb as published), short (titles, dialog
+    lines, glosses), none (no heuristic rule; signals still computed)."""
+    rules: dict[str, float | bool] = field(default_factory=dict)
+    """Per-rule overrides: a number re-thresholds, false switches off, true switches on."""
+    max_chars: int = 1_000_000
+    """Signals read at most this many characters of a row: bounded time on pathological rows."""
+    languages: list[str] = field(default_factory=list)
+    """Allowed languages (ISO 639-1, e.g. ["en"]); empty: any language (reason language)."""
+    min_language_score: float = 0.5
+    """A row in an allowed language must be detected with at least this confidence."""
+    detect_language: bool = True
+    """Compute filter.language and filter.language_score (needed when languages is set)."""
+    quality_model: str = ""
+    """A saved quality classifier (winnow filter-train); scores go to filter.quality."""
+    min_quality: float = 0.0
+    """Rows scoring below this are rejected (reason low_quality); 0 keeps all."""
+    redact_pii: bool = False
+    """Replace e-mail addresses, IP addresses and phone numbers by placeholders."""
+
+    def validate(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(PRESETS)}")
+        resolve(self.preset, self.rules)
+        if self.max_chars < 1:
+            raise ValueError("max_chars must be >= 1")
+        if self.languages and not self.detect_language:
+            raise ValueError("languages needs detect_language = true")
+        if not 0 <= self.min_language_score <= 1 or not 0 <= self.min_quality <= 1:
+            raise ValueError("min_language_score and min_quality must be in [0, 1]")
+        if self.min_quality > 0 and not self.quality_model:
+            raise ValueError("min_quality needs quality_model")
+
+    def thresholds(self) -> dict[str, float | bool]:
+        active = resolve(self.preset, self.rules)
+        if self.languages:
+            active["language"] = True
+        if self.min_quality > 0:
+            active["low_quality"] = self.min_quality
+        return active
+
+
+class FilterStage(Stage):
+    name = "filter"
+    config_class = FilterConfig
+
+    def __init__(self, config: FilterConfig | None = None):
+        super().__init__(config)
+        self._model = None
+
+    def prepare(self, dataset: Dataset, ctx: StageContext) -> None:
+        if self.config.quality_model:
+            from curate.filter.classifier import QualityClassifier
+
+            self._model = QualityClassifier.load(self.config.quality_model)  # fail before work
+
+    def signals(self, df: pl.DataFrame, shard: Shard | None = None) -> pl.DataFrame:
+        cfg: FilterConfig = self.config
+        if cfg.redact_pii:
+            from curate.filter.pii import count_exprs, redact_expr
+
+            df = df.with_columns(*count_exprs(TEXT)).with_columns(redact_expr(TEXT).alias(TEXT))
+        df = df.with_columns(
+            pl.col(TEXT).str.len_chars().fill_null(0).cast(pl.Int64).alias("filter.chars")
+        )
+        df = heuristics.text_signals(df, TEXT, cfg.max_chars)
+        ngrams = heuristics.ngram_signals(df["__t"])
+        df = df.with_columns(pl.Series(k, v).fill_nan(None) for k, v in ngrams.items())
+        if cfg.detect_language:
+            from curate.filter.language import detect_language
+
+            df = pl.concat([df, detect_language(df["__t"])], how="horizontal")
+            df = df.with_columns(language_fails(cfg))
+        if self._model is not None:
+            df = df.with_columns(pl.Series("filter.quality", self._model.score(df["__t"])))
+        return df.drop("__t")
+
+    def rules(self) -> list[Rule]:
+        active = self.config.thresholds()
+        return [
+            Rule(spec.reason, spec.fails(active[spec.reason]))
+            for spec in RULES
+            if spec.reason in active
+        ]
+
+    def manifest_extra(self) -> dict:
+        return {"thresholds": self.config.thresholds()}
+
+
+def language_fails(cfg: FilterConfig) -> pl.Expr:
+    """filter.language_ok, named for the rule it feeds: true where the row fails the allowlist."""
+    if not cfg.languages:
+        return pl.lit(False).alias("filter.language_ok")
+    allowed = pl.col("filter.language").is_in(cfg.languages) & (
+        pl.col("filter.language_score") >= cfg.min_language_score
+    )
+    return (~allowed.fill_null(False)).alias("filter.language_ok")
+
+
+def what_if(frame: pl.DataFrame, cfg: FilterConfig) -> dict:
+    """Decisions under another config's thresholds, from the signals a filter output holds."""
+    thresholds = cfg.thresholds()
+    if cfg.languages:
+        if "filter.language" not in frame.columns:
+            raise ValueError("signals not in this output: filter.language")
+        frame = frame.with_columns(language_fails(cfg))
+    specs = [s for s in RULES if s.reason in thresholds]
+    missing = sorted({s.signal for s in specs} - set(frame.columns))
+    if missing:
+        raise ValueError(f"signals not in this output: {', '.join(missing)}")
+    fails = frame.select(*(s.fails(thresholds[s.reason]).alias(s.reason) for s in specs))
+    first = pl.lit(None, dtype=pl.String)
+    for s in reversed(specs):
+        first = pl.when(pl.col(s.reason)).then(pl.lit(s.reason)).otherwise(first)
+    decided = fails.with_columns(first.alias("__reason"), frame["filter.chars"].alias("__chars"))
+    kept = decided.filter(pl.col("__reason").is_null())
+    names = [s.reason for s in specs]
+    overlaps = {
+        a: {
+            b: int((fails[a] & fails[b]).sum())
+            for b in names
+            if b != a and (fails[a] & fails[b]).any()
+        }
+        for a in names
+    }
+    return {
+        "rows": frame.height,
+        "rows_kept": kept.height,
+        "chars": int(decided["__chars"].sum()),
+        "chars_kept": int(kept["__chars"].sum()),
+        "first_failing": {n: int((decided["__reason"] == n).sum()) for n in names},
+        "failing": {n: int(fails[n].sum()) for n in names},
+        "overlaps": {a: o for a, o in overlaps.items() if o},
+    }
+
+
+__all__ = ["BY_REASON", "FilterConfig", "FilterStage", "what_if"]
