@@ -131,8 +131,14 @@ def _render_stages(rows: list[dict], as_json: bool, extra: dict | None = None) -
 
 def _render_truth(rows: list[dict], truth: Path | None) -> None:
     table = Table(title=f"against the truth file {truth}", show_edge=False, title_justify="left")
-    cols = ("injected noise", "rows", "rejected", "of which sources", "pairs resolved",
-            "rejected by")
+    cols = (
+        "injected noise",
+        "rows",
+        "rejected",
+        "of which sources",
+        "pairs resolved",
+        "rejected by",
+    )
     for col in cols:
         table.add_column(
             col, justify="left" if col in ("injected noise", "rejected by") else "right"
@@ -140,8 +146,14 @@ def _render_truth(rows: list[dict], truth: Path | None) -> None:
     for r in rows:
         by = "\n".join(f"{k}={v:,}" for k, v in r["by_reason"].items()) or "-"
         resolved = f"{r['pairs_resolved']:,}" if "pairs_resolved" in r else ""
-        table.add_row(r["noise"], f"{r['rows']:,}", f"{r['rejected']:,}",
-                      f"{r['rejected_sources']:,}", resolved, by)
+        table.add_row(
+            r["noise"],
+            f"{r['rows']:,}",
+            f"{r['rejected']:,}",
+            f"{r['rejected_sources']:,}",
+            resolved,
+            by,
+        )
     out.print(table)
 
 
@@ -377,24 +389,41 @@ def filter(
     input_path: Annotated[Path, typer.Argument(metavar="IN", help="Dataset folder.")],
     output: Annotated[Path, typer.Argument(metavar="OUT", help="Output folder.")],
     preset: Annotated[str | None, typer.Option(help="web (default), short or none.")] = None,
-    rule: Annotated[list[str] | None, typer.Option(
-        help="NAME=VALUE: re-threshold a rule (number) or switch it (true/false). Repeatable.")
+    rule: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=VALUE: re-threshold a rule (number) or switch it (true/false). Repeatable."
+        ),
     ] = None,
-    languages: Annotated[str | None, typer.Option(
-        help="Allowed languages, comma-separated ISO 639-1 codes (default: any).")] = None,
-    min_language_score: Annotated[float | None, typer.Option(
-        help="Minimum language confidence (default 0.5).")] = None,
-    detect_language: Annotated[bool | None, typer.Option(
-        "--detect-language/--no-detect-language", help="Language signals (default on).")
+    languages: Annotated[
+        str | None,
+        typer.Option(help="Allowed languages, comma-separated ISO 639-1 codes (default: any)."),
     ] = None,
-    quality_model: Annotated[Path | None, typer.Option(
-        help="Quality classifier saved by 'winnow quality-train'.")] = None,
-    min_quality: Annotated[float | None, typer.Option(
-        help="Reject rows scoring below this (low_quality).")] = None,
-    redact_pii: Annotated[bool | None, typer.Option(
-        "--redact-pii/--keep-pii", help="Replace e-mails, IPs, phone numbers.")] = None,
-    max_chars: Annotated[int | None, typer.Option(
-        help="Signals read at most this many characters of a row (default 1,000,000).")] = None,
+    min_language_score: Annotated[
+        float | None, typer.Option(help="Minimum language confidence (default 0.5).")
+    ] = None,
+    detect_language: Annotated[
+        bool | None,
+        typer.Option(
+            "--detect-language/--no-detect-language", help="Language signals (default on)."
+        ),
+    ] = None,
+    quality_model: Annotated[
+        Path | None, typer.Option(help="Quality classifier saved by 'winnow quality-train'.")
+    ] = None,
+    min_quality: Annotated[
+        float | None, typer.Option(help="Reject rows scoring below this (low_quality).")
+    ] = None,
+    redact_pii: Annotated[
+        bool | None,
+        typer.Option("--redact-pii/--keep-pii", help="Replace e-mails, IPs, phone numbers."),
+    ] = None,
+    max_chars: Annotated[
+        int | None,
+        typer.Option(
+            help="Signals read at most this many characters of a row (default 1,000,000)."
+        ),
+    ] = None,
     config: ConfigFile = None,
     seed: Seed = 0,
     workers: Workers = 1,
@@ -410,21 +439,81 @@ def filter(
     """Quality signals on every row (Gopher, C4, FineWeb, character statistics, language,
     optional quality score); rows failing a rule are rejected with the first failing rule."""
     langs = [x.strip() for x in languages.split(",") if x.strip()] if languages else None
-    params = _stage_config("filter", config, {
-        "preset": preset, "rules": _parse_rules(rule), "languages": langs,
-        "min_language_score": min_language_score, "detect_language": detect_language,
-        "quality_model": str(quality_model) if quality_model else None,
-        "min_quality": min_quality, "redact_pii": redact_pii, "max_chars": max_chars})
-    _run_one("filter", input_path, output, params, seed, workers, executor, force, fingerprint,
-             text_column, id_column, label_column, quiet, as_json)
+    params = _stage_config(
+        "filter",
+        config,
+        {
+            "preset": preset,
+            "rules": _parse_rules(rule),
+            "languages": langs,
+            "min_language_score": min_language_score,
+            "detect_language": detect_language,
+            "quality_model": str(quality_model) if quality_model else None,
+            "min_quality": min_quality,
+            "redact_pii": redact_pii,
+            "max_chars": max_chars,
+        },
+    )
+    _run_one(
+        "filter",
+        input_path,
+        output,
+        params,
+        seed,
+        workers,
+        executor,
+        force,
+        fingerprint,
+        text_column,
+        id_column,
+        label_column,
+        quiet,
+        as_json,
+    )
+
+
+@app.command(
+    "quality-train",
+    epilog="Example:  winnow quality-train reference_good/ runs/demo/02-dedup --out quality.npz",
+)
+def quality_train(
+    good: Annotated[Path, typer.Argument(metavar="GOOD", help="Dataset of reference good text.")],
+    other: Annotated[
+        Path,
+        typer.Argument(
+            metavar="OTHER", help="Dataset to contrast it with (usually the input to be filtered)."
+        ),
+    ],
+    model: Annotated[Path, typer.Option("--out", help="Where to save the model (.npz).")],
+    sample: Annotated[int, typer.Option(min=1, help="Rows sampled from each dataset.")] = 100_000,
+    seed: Seed = 0,
+    as_json: JsonOut = False,
+) -> None:
+    """Train the quality classifier (hashed word n-grams, logistic regression) that `filter`
+    scores rows with (--quality-model); saved without pickle, with held-out metrics."""
+    from curate.filter.classifier import train_quality_model
+
+    try:
+        metrics = train_quality_model(good, other, model, seed=seed, sample=sample)
+    except ValueError as e:
+        raise ConfigError(str(e)) from e
+    if as_json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        out.print_json(json.dumps(metrics))
 
 
 @app.command("what-if", epilog="Example:  winnow what-if runs/demo/03-filter stricter.toml")
 def what_if_command(
-    filtered: Annotated[Path, typer.Argument(
-        metavar="FILTER_OUT", help="A filter stage's output folder.")],
-    rules_file: Annotated[Path, typer.Argument(
-        metavar="RULES.toml", help="Filter parameters ([filter] table, as in --config).")],
+    filtered: Annotated[
+        Path, typer.Argument(metavar="FILTER_OUT", help="A filter stage's output folder.")
+    ],
+    rules_file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RULES.toml", help="Filter parameters ([filter] table, as in --config)."
+        ),
+    ],
     as_json: JsonOut = False,
 ) -> None:
     """Rows and characters the filter would keep under other thresholds, drops per rule and
@@ -435,16 +524,24 @@ def what_if_command(
     if as_json:
         print(json.dumps(result, indent=2))
         return
-    out.print(f"rows kept {result['rows_kept']:,} of {result['rows']:,}; characters kept "
-              f"{result['chars_kept']:,} of {result['chars']:,}")
+    out.print(
+        f"rows kept {result['rows_kept']:,} of {result['rows']:,}; characters kept "
+        f"{result['chars_kept']:,} of {result['chars']:,}"
+    )
     table = Table(show_edge=False)
     for col in ("rule", "threshold", "first failing", "failing", "overlaps (rows failing both)"):
-        table.add_column(col, justify="left" if col in ("rule", "overlaps (rows failing both)")
-                         else "right")
+        table.add_column(
+            col, justify="left" if col in ("rule", "overlaps (rows failing both)") else "right"
+        )
     for name, n in result["first_failing"].items():
         overlaps = ", ".join(f"{k}={v:,}" for k, v in result["overlaps"].get(name, {}).items())
-        table.add_row(name, str(result["thresholds"][name]), f"{n:,}",
-                      f"{result['failing'][name]:,}", overlaps or "-")
+        table.add_row(
+            name,
+            str(result["thresholds"][name]),
+            f"{n:,}",
+            f"{result['failing'][name]:,}",
+            overlaps or "-",
+        )
     out.print(table)
 
 

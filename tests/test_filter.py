@@ -17,7 +17,10 @@ from curate.filter.rules import RULES
 from tests.conftest import ROOT, SAMPLE, read_dir, winnow, write_shards
 
 GLOSSES = ROOT / "curate" / "resources" / "wordnet_glosses.tsv.gz"
-SIGNALS = sorted({r.signal for r in RULES} - {"filter.language_ok", "filter.quality"})
+SIGNALS = sorted(
+    {r.signal for r in RULES}
+    - {"filter.language_ok", "filter.quality", "filter.known_word_fraction"}
+)
 
 
 def columnar(texts: list[str | None], max_chars: int = 1_000_000) -> list[dict]:

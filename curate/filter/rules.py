@@ -35,6 +35,7 @@ class RuleSpec:
 
 RULES: tuple[RuleSpec, ...] = (
     RuleSpec("language", "filter.language_ok", "true"),
+    RuleSpec("few_known_words", "filter.known_word_fraction", "lt"),
     RuleSpec("gopher_short_doc", "filter.gopher.words", "lt"),
     RuleSpec("gopher_long_doc", "filter.gopher.words", "gt"),
     RuleSpec("gopher_below_avg_word_length", "filter.gopher.mean_word_length", "lt"),

@@ -33,6 +33,9 @@ class FilterConfig:
     """A row in an allowed language must be detected with at least this confidence."""
     detect_language: bool = True
     """Compute filter.language and filter.language_score (needed when languages is set)."""
+    known_words: bool = False
+    """Also compute filter.known_word_fraction: the share of a row's words among the ~30k
+    commonest of its detected language (wordfreq); signal only, re-threshold with a rule."""
     quality_model: str = ""
     """A saved quality classifier (winnow filter-train); scores go to filter.quality."""
     min_quality: float = 0.0
@@ -46,8 +49,8 @@ class FilterConfig:
         resolve(self.preset, self.rules)
         if self.max_chars < 1:
             raise ValueError("max_chars must be >= 1")
-        if self.languages and not self.detect_language:
-            raise ValueError("languages needs detect_language = true")
+        if (self.languages or self.known_words) and not self.detect_language:
+            raise ValueError("languages and known_words need detect_language = true")
         if not 0 <= self.min_language_score <= 1 or not 0 <= self.min_quality <= 1:
             raise ValueError("min_language_score and min_quality must be in [0, 1]")
         if self.min_quality > 0 and not self.quality_model:
@@ -93,6 +96,10 @@ class FilterStage(Stage):
 
             df = pl.concat([df, detect_language(df["__t"])], how="horizontal")
             df = df.with_columns(language_fails(cfg))
+            if cfg.known_words:
+                from curate.filter.language import known_word_fraction
+
+                df = df.with_columns(known_word_fraction(df["__t"], df["filter.language"]))
         if self._model is not None:
             df = df.with_columns(pl.Series("filter.quality", self._model.score(df["__t"])))
         return df.drop("__t")
