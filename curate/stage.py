@@ -67,6 +67,10 @@ class Stage:
         """Stage-specific facts for the manifest (e.g. dedup's S-curve)."""
         return {}
 
+    def summed_signals(self) -> list[str]:
+        """Signal columns whose totals over all rows go to the manifest (e.g. redactions)."""
+        return []
+
     def decide(self, df: pl.DataFrame) -> pl.Series:
         reason: pl.Expr = pl.lit(None, dtype=pl.String)
         for rule in reversed(self.rules()):
@@ -212,7 +216,14 @@ def run_stage(
                 "rejected": rejected,
                 "by_reason": dict(sorted(by_reason.items())),
             },
-            "stage_info": stage.manifest_extra(),
+            "stage_info": {
+                **stage.manifest_extra(),
+                **(
+                    {"signal_sums": _add_up([r["sums"] for r in results])}
+                    if stage.summed_signals()
+                    else {}
+                ),
+            },
             "timings": {
                 "open_s": round(t_prepare - t0, 4),
                 "prepare_s": round(t_shards - t_prepare, 4),
@@ -242,11 +253,21 @@ def _process_shard(shard: Shard, stage: Stage, dataset: Dataset, tmp: Path) -> d
         reason.filter(reason.is_not_null()), pl.lit(stage.name).alias(STAGE)
     )
     counts = rejected[REASON].value_counts()
+    sums = df.select(pl.col(c).sum() for c in stage.summed_signals()).to_dicts()
     return {
         "data": write_shard(df.filter(reason.is_null()), tmp / "data" / name),
         "rejected": write_shard(rejected, tmp / "rejected" / name),
         "by_reason": dict(zip(counts[REASON].to_list(), counts["count"].to_list(), strict=True)),
+        "sums": sums[0] if sums else {},
     }
+
+
+def _add_up(parts: list[dict]) -> dict:
+    total: dict = {}
+    for part in parts:
+        for k, v in part.items():
+            total[k] = total.get(k, 0) + (v or 0)
+    return dict(sorted(total.items()))
 
 
 def read_manifest(folder: Path) -> dict | None:

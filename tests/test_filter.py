@@ -215,3 +215,59 @@ def test_bad_rules_are_exit_2(tmp_path):
         res = winnow("filter", src, tmp_path / "out", *args)
         assert res.code == 2 and fragment in res.stderr, res.stderr
         assert not (tmp_path / "out").exists()
+
+
+def test_quality_model_top_fraction_and_pii_counts(tmp_path):
+    """quality-train on real text, filter keeps the best-scoring fraction, what-if agrees;
+    PII redaction totals land in the manifest."""
+    glosses = pl.read_csv(GLOSSES, separator="\t", quote_char=None)["text"]
+    good = write_shards(
+        tmp_path / "good",
+        [pl.DataFrame({"id": [f"g{i}" for i in range(600)], "text": glosses.slice(0, 600)})],
+    )
+    junk = [
+        f"Click here to subscribe {i} | Home | Login | Contact us at x{i}@example.com"
+        for i in range(150)
+    ]
+    mixed = pl.DataFrame(
+        {"id": [f"m{i}" for i in range(450)], "text": glosses.slice(1000, 300).to_list() + junk}
+    )
+    src = write_shards(tmp_path / "in", [mixed[:200], mixed[200:]])
+    res = winnow("quality-train", good, src, "--out", tmp_path / "q.npz", "--json")
+    assert res.code == 0, res.stderr
+    assert json.loads(res.stdout)["auc"] > 0.8
+    out = tmp_path / "f"
+    res = winnow(
+        "filter",
+        src,
+        out,
+        "--preset",
+        "none",
+        "--no-detect-language",
+        "--quality-model",
+        tmp_path / "q.npz",
+        "--redact-pii",
+        "-q",
+        "--json",
+    )
+    assert res.code == 0, res.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["stage_info"]["signal_sums"]["filter.pii.email"] == 150
+    kept = read_dir(out / "data")
+    assert kept.filter(pl.col("text").str.contains("@example.com")).height == 0
+    assert kept["filter.quality"].is_between(0, 1).all()
+    rules = tmp_path / "top.toml"
+    rules.write_text(
+        f'[filter]\npreset = "none"\ndetect_language = false\n'
+        f'quality_model = "{tmp_path / "q.npz"}"\nquality_top_fraction = 0.6\n'
+    )
+    predicted = json.loads(winnow("what-if", out, rules, "--json").stdout)
+    res = winnow("filter", src, tmp_path / "top", "--config", rules, "-q", "--json")
+    assert res.code == 0, res.stderr
+    stage = json.loads(res.stdout)["stages"][0]
+    assert stage["kept"] == predicted["rows_kept"]
+    assert 0.55 * 450 <= stage["kept"] <= 0.65 * 450
+    top = read_dir(tmp_path / "top" / "data")
+    assert top["id"].str.starts_with("g").sum() == 0  # no training rows leak in
+    assert top["id"].str.starts_with("m").sum() == stage["kept"]
+    assert top.filter(pl.col("text").str.contains("Click here")).height == 0  # junk is gone

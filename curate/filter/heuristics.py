@@ -12,8 +12,10 @@ holds a per-document Python implementation of the same that must agree on every 
   (after spaces) with one of BULLETS / lines. gopher.ellipsis_lines: lines ending (before spaces)
   with '...' or '…' / lines. gopher.alpha_words: words with a letter / words. gopher.stop_words:
   case-insensitive whole-word matches of STOP_WORDS.
-- rep.dup_lines, rep.dup_paragraphs: elements equal to an earlier one / elements;
-  rep.dup_line_chars, rep.dup_paragraph_chars: their characters / characters of `t`.
+- rep.dup_lines, rep.dup_paragraphs: non-empty lines (paragraphs) equal to an earlier one /
+  non-empty lines (paragraphs); rep.dup_line_chars, rep.dup_paragraph_chars: their characters /
+  characters of `t`. Blank lines do not count: the Gopher paper splits on runs of newlines, and
+  text with blank lines between paragraphs would otherwise be half "duplicate lines".
   rep.top_{2,3,4}gram and rep.dup_{5..10}gram are over word tokens (runs of letters, digits and
   marks) and in UTF-8 bytes: the most frequent n-gram's count x its bytes (tokens + n-1 spaces)
   / bytes of `t`; and the bytes of tokens covered by an n-gram occurrence that repeats an earlier
@@ -102,12 +104,12 @@ def text_signals(df: pl.DataFrame, text: str, max_chars: int) -> pl.DataFrame:
     words = _count(t, r"\S*[\p{L}\p{N}]\S*")
     tokens = _count(t, r"\S+")
     low = t.str.to_lowercase()
-    dup_l, dup_l_chars, _ = _repeats(lines)
+    nonempty = lines.list.eval(pl.element().filter(pl.element().str.strip_chars() != ""))
+    dup_l, dup_l_chars, n_nonempty = _repeats(nonempty)
     dup_p, dup_p_chars, n_paras = _repeats(
         t.str.strip_chars().str.extract_all(r"[^\n]+(?:\n[^\n]+)*")
     )
-    nonempty = lines.list.eval(pl.element().filter(pl.element().str.strip_chars() != ""))
-    _, fw_dup_chars, n_nonempty = _repeats(nonempty)
+    fw_dup_chars = dup_l_chars
     bullet = "[" + "".join("\\" + c if c in "-*" else c for c in BULLETS) + "]"
     return df.with_columns(
         _count(t, r"\S*[\p{L}\p{N}]\S*").alias("filter.gopher.words"),
@@ -122,7 +124,7 @@ def text_signals(df: pl.DataFrame, text: str, max_chars: int) -> pl.DataFrame:
         ),
         _ratio(_count(t, r"\S*\p{L}\S*"), words).alias("filter.gopher.alpha_words"),
         _count(t, r"(?i)\b(?:" + "|".join(STOP_WORDS) + r")\b").alias("filter.gopher.stop_words"),
-        _ratio(dup_l, n_lines).alias("filter.rep.dup_lines"),
+        _ratio(dup_l, n_nonempty).alias("filter.rep.dup_lines"),
         _ratio(dup_p, n_paras).alias("filter.rep.dup_paragraphs"),
         _ratio(dup_l_chars, n_chars).alias("filter.rep.dup_line_chars"),
         _ratio(dup_p_chars, n_chars).alias("filter.rep.dup_paragraph_chars"),

@@ -60,7 +60,7 @@ def signals(text: str | None, max_chars: int = 1_000_000) -> dict[str, float | i
     n_chars, n_lines, n_words = len(t), len(lines), len(words)
     paragraphs = [p for p in re.split(r"\n{2,}", t.strip()) if p]
     nonempty = [line for line in lines if line.strip() != ""]
-    dup_l, dup_l_chars = _repeats(lines)
+    dup_l, dup_l_chars = _repeats(nonempty)
     dup_p, dup_p_chars = _repeats(paragraphs)
     low = t.lower()
     s: dict[str, float | int | bool | None] = {
@@ -76,7 +76,7 @@ def signals(text: str | None, max_chars: int = 1_000_000) -> dict[str, float | i
             sum(any(c.isalpha() for c in w) for w in tokens), n_words
         ),
         "filter.gopher.stop_words": len(_STOP.findall(t)),
-        "filter.rep.dup_lines": _ratio(dup_l, n_lines),
+        "filter.rep.dup_lines": _ratio(dup_l, len(nonempty)),
         "filter.rep.dup_paragraphs": _ratio(dup_p, len(paragraphs)),
         "filter.rep.dup_line_chars": _ratio(dup_l_chars, n_chars),
         "filter.rep.dup_paragraph_chars": _ratio(dup_p_chars, n_chars),

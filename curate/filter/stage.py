@@ -7,9 +7,12 @@ optionally a trained quality score (curate.filter.classifier) and personal-data 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import polars as pl
 
 from curate.dataset import TEXT, Dataset, Shard
@@ -39,7 +42,12 @@ class FilterConfig:
     quality_model: str = ""
     """A saved quality classifier (winnow filter-train); scores go to filter.quality."""
     min_quality: float = 0.0
-    """Rows scoring below this are rejected (reason low_quality); 0 keeps all."""
+    """Rows scoring below this are rejected (reason low_quality); 0 keeps all. A model trained
+    against a sample of this very input scores its own good rows low (they were its "other"
+    class): prefer quality_top_fraction then."""
+    quality_top_fraction: float = 0.0
+    """Keep the best-scoring fraction of the input (e.g. 0.8; 0: off), as DCLM does: the cutoff
+    is the dataset-wide quantile, recorded in the manifest."""
     redact_pii: bool = False
     """Replace e-mail addresses, IP addresses and phone numbers by placeholders."""
 
@@ -53,8 +61,12 @@ class FilterConfig:
             raise ValueError("languages and known_words need detect_language = true")
         if not 0 <= self.min_language_score <= 1 or not 0 <= self.min_quality <= 1:
             raise ValueError("min_language_score and min_quality must be in [0, 1]")
-        if self.min_quality > 0 and not self.quality_model:
-            raise ValueError("min_quality needs quality_model")
+        if (self.min_quality > 0 or self.quality_top_fraction > 0) and not self.quality_model:
+            raise ValueError("min_quality and quality_top_fraction need quality_model")
+        if not 0 <= self.quality_top_fraction <= 1:
+            raise ValueError("quality_top_fraction must be in [0, 1]")
+        if self.min_quality > 0 and self.quality_top_fraction > 0:
+            raise ValueError("give min_quality or quality_top_fraction, not both")
 
     def thresholds(self) -> dict[str, float | bool]:
         active = resolve(self.preset, self.rules)
@@ -71,13 +83,19 @@ class FilterStage(Stage):
 
     def __init__(self, config: FilterConfig | None = None):
         super().__init__(config)
-        self._model = None
+        self._scores: Path | None = None  # per-shard quality scores, made by prepare
+        self._cutoff: float | None = None
 
     def prepare(self, dataset: Dataset, ctx: StageContext) -> None:
-        if self.config.quality_model:
-            from curate.filter.classifier import QualityClassifier
-
-            self._model = QualityClassifier.load(self.config.quality_model)  # fail before work
+        cfg: FilterConfig = self.config
+        if not cfg.quality_model:
+            return
+        _model(cfg.quality_model)  # a bad model file fails here, before any shard is read
+        self._scores = ctx.workdir / "quality"
+        self._scores.mkdir()
+        scores = ctx.map(_score_shard, dataset.shards, dataset, cfg.quality_model, self._scores)
+        if cfg.quality_top_fraction > 0:
+            self._cutoff = _top_fraction_cutoff(np.concatenate(scores), cfg.quality_top_fraction)
 
     def signals(self, df: pl.DataFrame, shard: Shard | None = None) -> pl.DataFrame:
         cfg: FilterConfig = self.config
@@ -100,20 +118,54 @@ class FilterStage(Stage):
                 from curate.filter.language import known_word_fraction
 
                 df = df.with_columns(known_word_fraction(df["__t"], df["filter.language"]))
-        if self._model is not None:
-            df = df.with_columns(pl.Series("filter.quality", self._model.score(df["__t"])))
+        if self._scores is not None and shard is not None:
+            scores = np.load(self._scores / f"{shard.index:05d}.npy")
+            df = df.with_columns(pl.Series("filter.quality", scores))
         return df.drop("__t")
 
     def rules(self) -> list[Rule]:
-        active = self.config.thresholds()
+        active = self.thresholds()
         return [
             Rule(spec.reason, spec.fails(active[spec.reason]))
             for spec in RULES
             if spec.reason in active
         ]
 
+    def thresholds(self) -> dict[str, float | bool]:
+        active = self.config.thresholds()
+        if self._cutoff is not None:
+            active["low_quality"] = self._cutoff
+        return active
+
     def manifest_extra(self) -> dict:
-        return {"thresholds": self.config.thresholds()}
+        return {"thresholds": self.thresholds()}
+
+    def summed_signals(self) -> list[str]:
+        if not self.config.redact_pii:
+            return []
+        from curate.filter.pii import PII_KINDS
+
+        return [f"filter.pii.{k}" for k in PII_KINDS]
+
+
+@functools.cache
+def _model(path: str):
+    from curate.filter.classifier import QualityClassifier
+
+    return QualityClassifier.load(path)
+
+
+def _score_shard(shard: Shard, dataset: Dataset, model_path: str, folder: Path) -> np.ndarray:
+    scores = _model(model_path).score(dataset.read_shard(shard)[TEXT])
+    np.save(folder / f"{shard.index:05d}.npy", scores)
+    return scores
+
+
+def _top_fraction_cutoff(scores: np.ndarray, fraction: float) -> float:
+    """The score at or above which `fraction` of the rows lie (the lower empirical quantile)."""
+    if len(scores) == 0:
+        return 0.0
+    return float(np.quantile(scores, 1 - fraction, method="lower"))
 
 
 def language_fails(cfg: FilterConfig) -> pl.Expr:
@@ -129,6 +181,12 @@ def language_fails(cfg: FilterConfig) -> pl.Expr:
 def what_if(frame: pl.DataFrame, cfg: FilterConfig) -> dict:
     """Decisions under another config's thresholds, from the signals a filter output holds."""
     thresholds = cfg.thresholds()
+    if cfg.quality_top_fraction > 0:  # the same dataset-wide quantile the stage computed
+        if "filter.quality" not in frame.columns:
+            raise ValueError("signals not in this output: filter.quality")
+        thresholds["low_quality"] = _top_fraction_cutoff(
+            frame["filter.quality"].to_numpy(), cfg.quality_top_fraction
+        )
     if cfg.languages:
         if "filter.language" not in frame.columns:
             raise ValueError("signals not in this output: filter.language")
@@ -153,6 +211,7 @@ def what_if(frame: pl.DataFrame, cfg: FilterConfig) -> dict:
         for a in names
     }
     return {
+        "thresholds": thresholds,
         "rows": frame.height,
         "rows_kept": kept.height,
         "chars": int(decided["__chars"].sum()),

@@ -24,4 +24,4 @@ def what_if_folder(folder: Path, cfg: FilterConfig, rules_file: Path | None = No
         result = what_if(frame, cfg)
     except ValueError as e:
         raise ConfigError(str(e), rules_file) from e
-    return {"thresholds": cfg.thresholds(), **result}
+    return result
