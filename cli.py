@@ -134,6 +134,7 @@ def _render_truth(rows: list[dict], truth: Path | None) -> None:
     cols = (
         "injected noise",
         "rows",
+        "kept",
         "rejected",
         "of which sources",
         "pairs resolved",
@@ -149,6 +150,7 @@ def _render_truth(rows: list[dict], truth: Path | None) -> None:
         table.add_row(
             r["noise"],
             f"{r['rows']:,}",
+            f"{r['rows'] - r['rejected']:,}",
             f"{r['rejected']:,}",
             f"{r['rejected_sources']:,}",
             resolved,

@@ -271,3 +271,21 @@ def test_quality_model_top_fraction_and_pii_counts(tmp_path):
     assert top["id"].str.starts_with("g").sum() == 0  # no training rows leak in
     assert top["id"].str.starts_with("m").sum() == stage["kept"]
     assert top.filter(pl.col("text").str.contains("Click here")).height == 0  # junk is gone
+
+
+@pytest.mark.parametrize("spec", [r for r in RULES if r.op != "true"], ids=lambda r: r.reason)
+def test_every_threshold_rule_fails_exactly_past_its_threshold(spec):
+    threshold = 0.3
+    values = [threshold - 1e-9, threshold, threshold + 1e-9, None]
+    fails = (
+        pl.DataFrame({spec.signal: values}, schema={spec.signal: pl.Float64})
+        .select(spec.fails(threshold))[spec.signal]
+        .to_list()
+    )
+    expected = {
+        "lt": [True, False, False],
+        "le": [True, True, False],
+        "gt": [False, False, True],
+        "ge": [False, True, True],
+    }[spec.op]
+    assert fails == [*expected, False]  # a missing signal never fails a row
