@@ -161,11 +161,8 @@ class DedupStage(Stage):
         similarity = PairSimilarity(parts, [p.rows for p in parts])
         if cfg.near:
             has = np.concatenate([p.load("has_shingles") for p in parts]) & (exact_rep == g)
-            chunks = []
-            for b in range(bands):  # one band at a time: memory is one uint64 per document
-                keys = np.concatenate([p.load("bands", mmap=True)[:, b] for p in parts])
-                chunks.append(bucket_pairs(keys[has], g[has]))
-            pairs = unique_pairs(chunks)
+            # one band per task, in parallel: memory is one uint64 per document per worker
+            pairs = unique_pairs(ctx.map(_band_pairs, list(range(bands)), parts, has))
             candidates = len(pairs)
             clock.lap("lsh_s")
             sim = similarity.estimate(pairs)
@@ -310,6 +307,11 @@ def _hash_shard(
         np.save(folder / "bands.npy", band_keys(sig, bands, rows))
         np.save(folder / "has_shingles.npy", np.diff(sh_off) > 0)
     return _Part(folder, df.height)
+
+
+def _band_pairs(band: int, parts: list[_Part], has: np.ndarray) -> np.ndarray:
+    keys = np.concatenate([p.load("bands", mmap=True)[:, band] for p in parts])
+    return bucket_pairs(keys[has], np.flatnonzero(has))
 
 
 class _Clock:
