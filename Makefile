@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 RUN    ?= runs/demo
 
-.PHONY: demo test lint bench-dedup clean-runs
+.PHONY: demo test lint bench-dedup bench-filter clean-runs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ lint: $(VENV)/.installed-dev
 bench-dedup: $(VENV)/.installed-dev
 	$(PIP) install -e '.[dev,bench]'
 	$(PY) bench/dedup.py --json bench/results-dedup.json
+
+# datatrove runs in its own environment (it needs spaCy; ~500 MB): made once here.
+bench/.venv-datatrove/bin/python:
+	$(PYTHON) -m venv bench/.venv-datatrove
+	bench/.venv-datatrove/bin/pip install -q "datatrove[processing]==0.10.1" "spacy>=3.8"
+
+bench-filter: $(VENV)/.installed-dev bench/.venv-datatrove/bin/python
+	$(PY) bench/filter.py --json bench/results-filter.json
 
 clean-runs:
 	rm -rf runs

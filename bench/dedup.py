@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,9 @@ import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import peak_rss_mb  # noqa: E402
 
 from curate.dedup.shingles import shingle_hashes  # noqa: E402
 from curate.dedup.tokens import token_hashes  # noqa: E402
@@ -54,12 +56,6 @@ def corpus(docs: int, cache: Path) -> Path:
 
 def load(folder: Path) -> pl.DataFrame:
     return pl.read_parquet(folder / "shards" / "*.parquet", columns=["id", "text"])
-
-
-def peak_rss_mb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, kids) / 1024
 
 
 # -- one method, in its own process ----------------------------------------------------------

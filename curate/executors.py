@@ -63,7 +63,8 @@ class LocalExecutor:
                 while nxt not in results:
                     for f in [f for f in inflight if f.done()]:
                         results[inflight.pop(f)] = f.result()
-                    while pending and len(inflight) < self.workers - 1:
+                    # two items queued per worker: it never waits for the parent to refill
+                    while pending and len(inflight) < 2 * (self.workers - 1):
                         i = pending.popleft()
                         inflight[self._pool.submit(fn, items[i], *args)] = i
                     if nxt in results:

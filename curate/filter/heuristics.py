@@ -24,8 +24,9 @@ holds a per-document Python implementation of the same that must agree on every 
   c4.boilerplate_lines: lines mentioning them (POLICY, BOILERPLATE phrases) / lines;
   c4.no_terminal_punct_lines: non-empty lines not ending in . ? ! " '
   (or ending in '...') / non-empty lines.
-- fineweb.line_punct: lines ending in . ' " ! ? / lines; fineweb.short_lines: lines of <= 30
-  characters / lines; fineweb.dup_line_chars: characters of non-empty lines equal to an earlier
+- fineweb.line_punct: non-empty lines ending in . ' " ! ? / non-empty lines;
+  fineweb.short_lines: non-empty lines of <= 30 characters / non-empty lines (FineWeb drops
+  blank lines first); fineweb.dup_line_chars: characters of non-empty lines equal to an earlier
   one / characters of `t` without newlines; fineweb.newlines_per_token: newlines / tokens.
 - chars.*: non-alphanumeric (neither letter, digit nor whitespace), digit, uppercase, whitespace
   and URL characters, each / characters of `t`.
@@ -143,8 +144,12 @@ def text_signals(df: pl.DataFrame, text: str, max_chars: int) -> pl.DataFrame:
             ).list.sum(),
             n_nonempty,
         ).alias("filter.c4.no_terminal_punct_lines"),
-        _ratio(_count(t, r"(?m)[.'\"!?]$"), n_lines).alias("filter.fineweb.line_punct"),
-        _ratio(_count(t, r"(?m)^[^\n]{0,30}$"), n_lines).alias("filter.fineweb.short_lines"),
+        _ratio(
+            nonempty.list.eval(pl.element().str.contains(r"[.'\"!?]$")).list.sum(), n_nonempty
+        ).alias("filter.fineweb.line_punct"),
+        _ratio(nonempty.list.eval(pl.element().str.len_chars() <= 30).list.sum(), n_nonempty).alias(
+            "filter.fineweb.short_lines"
+        ),
         _ratio(fw_dup_chars, n_chars - n_lines + 1).alias("filter.fineweb.dup_line_chars"),
         _ratio(n_lines - 1, tokens).alias("filter.fineweb.newlines_per_token"),
         _ratio(_count(t, r"[^\p{L}\p{N}\s]"), n_chars).alias("filter.chars.non_alnum"),

@@ -95,9 +95,9 @@ def signals(text: str | None, max_chars: int = 1_000_000) -> dict[str, float | i
             sum(not _TERMINAL.search(x) or x.endswith("...") for x in nonempty), len(nonempty)
         ),
         "filter.fineweb.line_punct": _ratio(
-            sum(x.endswith((".", "'", '"', "!", "?")) for x in lines), n_lines
+            sum(x.endswith((".", "'", '"', "!", "?")) for x in nonempty), len(nonempty)
         ),
-        "filter.fineweb.short_lines": _ratio(sum(len(x) <= 30 for x in lines), n_lines),
+        "filter.fineweb.short_lines": _ratio(sum(len(x) <= 30 for x in nonempty), len(nonempty)),
         "filter.fineweb.dup_line_chars": _ratio(_repeats(nonempty)[1], len(t.replace("\n", ""))),
         "filter.fineweb.newlines_per_token": _ratio(t.count("\n"), len(tokens)),
         "filter.chars.non_alnum": _ratio(sum(not (_alnum(c) or c.isspace()) for c in t), n_chars),
