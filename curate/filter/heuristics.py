@@ -82,6 +82,12 @@ def _count(t: pl.Expr, pattern: str, literal: bool = False) -> pl.Expr:
     return t.str.count_matches(pattern, literal=literal).cast(pl.Int64)
 
 
+def _chars_in(t: pl.Expr, runs: str) -> pl.Expr:
+    """Characters of a class: the length lost when its runs are deleted. One regex step per run,
+    not per character, which is several times faster on prose than counting single matches."""
+    return (t.str.len_chars() - t.str.replace_all(runs, "").str.len_chars()).cast(pl.Int64)
+
+
 def _repeats(elements: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """(elements equal to an earlier one, their characters, all elements) of a list column."""
     again = elements.list.eval(pl.element().is_first_distinct().not_())
@@ -114,7 +120,7 @@ def text_signals(df: pl.DataFrame, text: str, max_chars: int) -> pl.DataFrame:
     bullet = "[" + "".join("\\" + c if c in "-*" else c for c in BULLETS) + "]"
     return df.with_columns(
         _count(t, r"\S*[\p{L}\p{N}]\S*").alias("filter.gopher.words"),
-        _ratio(_count(t, r"[\p{L}\p{N}]"), words).alias("filter.gopher.mean_word_length"),
+        _ratio(_chars_in(t, r"[\p{L}\p{N}]+"), words).alias("filter.gopher.mean_word_length"),
         _ratio(_count(t, "#", literal=True), words).alias("filter.gopher.hash_ratio"),
         _ratio(_count(t, "...", literal=True) + _count(t, "…", literal=True), words).alias(
             "filter.gopher.ellipsis_ratio"
@@ -152,10 +158,10 @@ def text_signals(df: pl.DataFrame, text: str, max_chars: int) -> pl.DataFrame:
         ),
         _ratio(fw_dup_chars, n_chars - n_lines + 1).alias("filter.fineweb.dup_line_chars"),
         _ratio(n_lines - 1, tokens).alias("filter.fineweb.newlines_per_token"),
-        _ratio(_count(t, r"[^\p{L}\p{N}\s]"), n_chars).alias("filter.chars.non_alnum"),
-        _ratio(_count(t, r"\p{Nd}"), n_chars).alias("filter.chars.digits"),
-        _ratio(_count(t, r"\p{Lu}"), n_chars).alias("filter.chars.uppercase"),
-        _ratio(_count(t, r"\s"), n_chars).alias("filter.chars.whitespace"),
+        _ratio(_chars_in(t, r"[^\p{L}\p{N}\s]+"), n_chars).alias("filter.chars.non_alnum"),
+        _ratio(_chars_in(t, r"\p{Nd}+"), n_chars).alias("filter.chars.digits"),
+        _ratio(_chars_in(t, r"\p{Lu}+"), n_chars).alias("filter.chars.uppercase"),
+        _ratio(_chars_in(t, r"\s+"), n_chars).alias("filter.chars.whitespace"),
         _ratio(
             t.str.extract_all(URL).list.eval(pl.element().str.len_chars()).list.sum(), n_chars
         ).alias("filter.chars.urls"),
