@@ -138,6 +138,7 @@ def _render_truth(rows: list[dict], truth: Path | None) -> None:
         "rejected",
         "of which sources",
         "pairs resolved",
+        "label issues",
         "rejected by",
     )
     for col in cols:
@@ -154,6 +155,7 @@ def _render_truth(rows: list[dict], truth: Path | None) -> None:
             f"{r['rejected']:,}",
             f"{r['rejected_sources']:,}",
             resolved,
+            f"{r['label_issues']:,}",
             by,
         )
     out.print(table)
@@ -458,6 +460,82 @@ def filter(
     )
     _run_one(
         "filter",
+        input_path,
+        output,
+        params,
+        seed,
+        workers,
+        executor,
+        force,
+        fingerprint,
+        text_column,
+        id_column,
+        label_column,
+        quiet,
+        as_json,
+    )
+
+
+@app.command(
+    epilog="Example:  winnow label out/filter out/label --config labeling.toml --issues drop"
+)
+def label(
+    input_path: Annotated[Path, typer.Argument(metavar="IN", help="Dataset folder.")],
+    output: Annotated[Path, typer.Argument(metavar="OUT", help="Output folder.")],
+    issues: Annotated[
+        str | None, typer.Option(help="Wrong given labels: flag (default), drop, relabel or off.")
+    ] = None,
+    folds: Annotated[int | None, typer.Option(help="Out-of-fold folds (default 5).")] = None,
+    assist: Annotated[
+        bool | None,
+        typer.Option("--assist/--no-assist", help="Label the rest with a classifier (default on)."),
+    ] = None,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(help="Model-assisted labels below this stay unlabeled or are rejected."),
+    ] = None,
+    low_confidence: Annotated[
+        str | None, typer.Option(help="Under min-confidence: unlabeled (default) or reject.")
+    ] = None,
+    relabel_confidence: Annotated[
+        float | None,
+        typer.Option(help="relabel: minimum probability of the predicted label (default 0.8)."),
+    ] = None,
+    max_class_loss: Annotated[
+        float | None,
+        typer.Option(
+            help="Fail rather than drop/relabel more than this fraction of a class (0.5)."
+        ),
+    ] = None,
+    config: ConfigFile = None,
+    seed: Seed = 0,
+    workers: Workers = 1,
+    executor: Executor = "local",
+    force: Force = False,
+    fingerprint: Fingerprint = "sha256",
+    text_column: TextCol = "text",
+    id_column: IdCol = "id",
+    label_column: LabelCol = "label",
+    quiet: Quiet = False,
+    as_json: JsonOut = False,
+) -> None:
+    """Labeling functions + label model, model-assisted labels, and label-error detection
+    (confident learning on out-of-fold probabilities, folds grouped by dedup cluster)."""
+    params = _stage_config(
+        "label",
+        config,
+        {
+            "issues": issues,
+            "folds": folds,
+            "assist": assist,
+            "min_confidence": min_confidence,
+            "low_confidence": low_confidence,
+            "relabel_confidence": relabel_confidence,
+            "max_class_loss": max_class_loss,
+        },
+    )
+    _run_one(
+        "label",
         input_path,
         output,
         params,

@@ -66,7 +66,8 @@ def _type_ok(value: Any, hint: Any) -> bool:
     if origin is dict:
         _, inner = typing.get_args(hint) or (Any, Any)
         return isinstance(value, dict) and all(
-            isinstance(k, str) and _type_ok(v, inner) for k, v in value.items())
+            isinstance(k, str) and _type_ok(v, inner) for k, v in value.items()
+        )
     if origin in (list, tuple):
         (inner, *_) = typing.get_args(hint) or (Any,)
         return isinstance(value, (list, tuple)) and all(_type_ok(v, inner) for v in value)

@@ -39,6 +39,7 @@ def score(stage_dirs: list[Path], truth: pl.DataFrame) -> list[dict]:
         if rejected
         else pl.DataFrame(schema={"id": pl.String, "reason": pl.String, "stage": pl.String})
     )
+    flagged = _flagged(stage_dirs)
     t = truth.join(gone, on="id", how="left")
     gone_ids = set(gone["id"].to_list())
     copied = set(truth.filter(pl.col("noise").is_in(DUPLICATE_KINDS))["source_id"].to_list())
@@ -53,9 +54,21 @@ def score(stage_dirs: list[Path], truth: pl.DataFrame) -> list[dict]:
             "by_reason": {f"{s}:{r}": n for s, r, n in reasons.iter_rows()},
             # a source of an injected copy may go while its copy is kept: that is no loss
             "rejected_sources": int(hit["id"].is_in(list(copied)).sum()),
+            # label.issue on a row the last label stage kept or rejected: a suspected wrong label
+            "label_issues": int(part["id"].is_in(flagged).sum()),
         }
         if kind[0] in DUPLICATE_KINDS:
             pairs = part.select("id", "source_id").iter_rows()
             row["pairs_resolved"] = sum((a in gone_ids) or (b in gone_ids) for a, b in pairs)
         rows.append(row)
     return sorted(rows, key=lambda r: r["noise"])
+
+
+def _flagged(stage_dirs: list[Path]) -> list[str]:
+    """Ids of rows the label stage flagged (label.issue) in the last stage that has the signal."""
+    for d in reversed(stage_dirs):
+        files = sorted((d / "data").glob("*.parquet")) + sorted((d / "rejected").glob("*.parquet"))
+        if files and "label.issue" in pl.read_parquet_schema(files[0]):
+            flags = pl.concat([pl.read_parquet(f, columns=["id", "label.issue"]) for f in files])
+            return flags.filter(pl.col("label.issue").fill_null(False))["id"].to_list()
+    return []

@@ -1,0 +1,1 @@
+"""Labeling: weak supervision (labeling functions, majority vote, Dawid-Skene label model)."""

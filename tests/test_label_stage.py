@@ -1,0 +1,83 @@
+"""The label stage through the CLI on real text: labeling functions and their analysis, label
+errors flagged or dropped, and the class guard."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import polars as pl
+
+from tests.conftest import ROOT, read_dir, winnow, write_shards
+
+GLOSSES = ROOT / "curate" / "resources" / "wordnet_glosses.tsv.gz"
+CONFIG = """
+[label]
+issues = "{issues}"
+folds = 3
+max_class_loss = {loss}
+[[label.functions]]
+name = "plants"
+label = "plant"
+kind = "keywords"
+keywords = ["plant", "tree", "shrub", "herb", "flower"]
+"""
+
+
+def glosses(tmp_path, flip: float = 0.1):
+    """300 real glosses of 3 classes, some without a label, `flip` of the rest mislabeled."""
+    g = pl.read_csv(GLOSSES, separator="\t", quote_char=None)
+    g = pl.concat([g.filter(pl.col("label") == c).head(100) for c in ("animal", "food", "plant")])
+    rnd = random.Random(0)
+    labels, flipped = [], set()
+    for i, lab in enumerate(g["label"].to_list()):
+        if i % 10 == 0:
+            labels.append(None)
+        elif rnd.random() < flip:
+            labels.append(rnd.choice([c for c in ("animal", "food", "plant") if c != lab]))
+            flipped.add(f"r{i}")
+        else:
+            labels.append(lab)
+    df = pl.DataFrame(
+        {"id": [f"r{i}" for i in range(g.height)], "text": g["text"], "label": labels}
+    )
+    return write_shards(tmp_path / "in", [df[:150], df[150:]]), flipped
+
+
+def run(tmp_path, src, issues="flag", loss=0.5, name="out"):
+    cfg = tmp_path / f"{name}.toml"
+    cfg.write_text(CONFIG.format(issues=issues, loss=loss))
+    return winnow("label", src, tmp_path / name, "--config", cfg, "-q", "--json")
+
+
+def test_flag_labels_and_analysis(tmp_path):
+    src, flipped = glosses(tmp_path)
+    res = run(tmp_path, src)
+    assert res.code == 0, res.stderr
+    out = read_dir(tmp_path / "out" / "data")
+    assert out.height == 300 and read_dir(tmp_path / "out" / "rejected").height == 0
+    assert out["label"].null_count() == 0  # unlabeled rows got a vote or a model label
+    assert set(out["label.source"].drop_nulls()) <= {"given", "functions", "model"}
+    assert (out["label.given"].is_null() == (out["label.source"] != "given")).all()
+    flagged = set(out.filter(pl.col("label.issue").fill_null(False))["id"])
+    assert len(flagged & flipped) >= 0.5 * len(flipped)  # most planted flips are found
+    info = json.loads((tmp_path / "out" / "manifest.json").read_text())["stage_info"]
+    assert info["functions"][0]["name"] == "plants" and info["functions"][0]["coverage"] > 0
+    assert info["aggregation"]["method"] in ("majority", "label_model")
+
+
+def test_drop_policy_and_determinism(tmp_path):
+    src, _ = glosses(tmp_path)
+    a, b = run(tmp_path, src, "drop", name="a"), run(tmp_path, src, "drop", name="b")
+    assert a.code == 0 and b.code == 0, a.stderr
+    rejected = read_dir(tmp_path / "a" / "rejected")
+    assert rejected.height > 0 and set(rejected["reason"]) == {"label_issue"}
+    for part in ("data", "rejected"):
+        assert read_dir(tmp_path / "a" / part).equals(read_dir(tmp_path / "b" / part))
+
+
+def test_class_guard_fails_the_stage(tmp_path):
+    src, _ = glosses(tmp_path, flip=0.45)
+    res = run(tmp_path, src, "drop", loss=0.01)
+    assert res.code == 3 and "max_class_loss" in res.stderr
+    assert not (tmp_path / "out").exists()
