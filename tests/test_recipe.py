@@ -29,7 +29,12 @@ def test_sample_recipe_runs_end_to_end(tmp_path):
     assert "02-dedup" in res.stdout and "near_duplicate=" in res.stdout
     assert "clean shards" in res.stderr  # progress goes to stderr
     doc = json.loads((run / "run.json").read_text())
-    assert doc["status"] == "complete" and doc["stages"] == ["01-clean", "02-dedup", "03-filter"]
+    assert doc["status"] == "complete" and doc["stages"] == [
+        "01-clean",
+        "02-dedup",
+        "03-filter",
+        "04-label",
+    ]
     assert (run / "02-dedup" / "manifest.json").is_file()
     # the demo says how much injected noise each stage caught, from the truth file
     assert "against the truth file" in res.stdout
@@ -39,6 +44,9 @@ def test_sample_recipe_runs_end_to_end(tmp_path):
     assert score["empty"]["rejected"] == score["empty"]["rows"]
     assert score["null"]["rejected"] == score["null"]["rows"]
     assert score["junk"]["rejected"] >= 0.95 * score["junk"]["rows"]
+    # the label stage flags most flipped labels that survive to it
+    flipped = score["flipped_label"]
+    assert flipped["label_issues"] >= 0.7 * (flipped["rows"] - flipped["rejected"])
     assert score["other_language"]["rejected"] >= 0.95 * score["other_language"]["rows"]
     clean_lost = score["none"]["rejected"] - score["none"]["rejected_sources"]
     assert clean_lost <= 0.01 * score["none"]["rows"]
@@ -47,18 +55,18 @@ def test_sample_recipe_runs_end_to_end(tmp_path):
 def test_rerun_skips_and_config_change_reruns(tmp_path):
     recipe, run = sample_recipe(tmp_path), tmp_path / "run"
     first = json.loads(winnow("run", recipe, "--out", run, "--json", "-q").stdout)
-    assert [s["status"] for s in first["stages"]] == ["ran", "ran", "ran"]
+    assert [s["status"] for s in first["stages"]] == ["ran"] * 4
     again = json.loads(winnow("run", recipe, "--out", run, "--json", "-q").stdout)
-    assert [s["status"] for s in again["stages"]] == ["skipped", "skipped", "skipped"]
+    assert [s["status"] for s in again["stages"]] == ["skipped"] * 4
     assert again["stages"][1]["kept"] == first["stages"][1]["kept"]
     # a change to dedup only: clean stays, dedup re-runs
     changed = sample_recipe(tmp_path, threshold=("0.8", "0.9"))
     third = json.loads(winnow("run", changed, "--out", run, "--json", "-q").stdout)
-    assert [s["status"] for s in third["stages"]] == ["skipped", "ran", "ran"]
+    assert [s["status"] for s in third["stages"]] == ["skipped", "ran", "ran", "ran"]
     # a change to clean that changes its output: both re-run
     changed = sample_recipe(tmp_path, threshold=("0.8", "0.9"), nfc=("true", "false"))
     fourth = json.loads(winnow("run", changed, "--out", run, "--json", "-q").stdout)
-    assert [s["status"] for s in fourth["stages"]] == ["ran", "ran", "ran"]
+    assert [s["status"] for s in fourth["stages"]] == ["ran"] * 4
     manifest = json.loads((run / "01-clean" / "manifest.json").read_text())
     assert manifest["config"]["params"]["nfc"] is False
 
@@ -80,7 +88,15 @@ def test_missing_input_in_recipe(tmp_path):
 
 
 def test_every_help_shows_an_example():
-    for args in ([], ["clean"], ["dedup"], ["filter"], ["what-if"], ["quality-train"], ["run"],
-                 ["sample"]):
+    for args in (
+        [],
+        ["clean"],
+        ["dedup"],
+        ["filter"],
+        ["what-if"],
+        ["quality-train"],
+        ["run"],
+        ["sample"],
+    ):
         res = winnow(*args, "--help")
         assert res.code == 0 and "Example" in res.stdout, args
