@@ -81,3 +81,28 @@ def test_class_guard_fails_the_stage(tmp_path):
     res = run(tmp_path, src, "drop", loss=0.01)
     assert res.code == 3 and "max_class_loss" in res.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_relabel_policy_keeps_the_original(tmp_path):
+    src, flipped = glosses(tmp_path)
+    res = run(tmp_path, src, "relabel")
+    assert res.code == 0, res.stderr
+    out = read_dir(tmp_path / "out" / "data")
+    swapped = out.filter(pl.col("label.original").is_not_null())
+    assert swapped.height > 0
+    assert (swapped["label"] == swapped["label.predicted"]).all()
+    assert (swapped["label.original"] == swapped["label.given"]).all()
+    assert (swapped["label"] != swapped["label.original"]).all()
+    assert set(swapped["label.source"]) == {"relabeled"}
+    assert len(set(swapped["id"]) & flipped) >= 0.5 * swapped.height  # mostly real flips
+
+
+def test_low_confidence_rows_rejected(tmp_path):
+    src, _ = glosses(tmp_path)
+    cfg = tmp_path / "strict.toml"
+    cfg.write_text('[label]\nissues = "off"\nmin_confidence = 0.99\nlow_confidence = "reject"\n')
+    res = winnow("label", src, tmp_path / "out", "--config", cfg, "-q", "--json")
+    assert res.code == 0, res.stderr
+    rejected = read_dir(tmp_path / "out" / "rejected")
+    assert rejected.height > 0 and set(rejected["reason"]) == {"low_confidence"}
+    assert rejected["label.given"].null_count() == rejected.height  # only unlabeled rows
