@@ -94,6 +94,30 @@ class StageContext:
         return list(self.executor.map(fn, items, args))
 
 
+class ShardDecisions:
+    """Signals a global pass computed for the whole dataset (row order of the shards, one after
+    the other), split into per-shard files so each shard's worker reads only its own rows."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    @classmethod
+    def write(
+        cls, frame: pl.DataFrame, dataset: Dataset, folder: Path, start: int = 0
+    ) -> ShardDecisions:
+        """`frame` holds the dataset's rows from `start` on, in shard order."""
+        folder.mkdir()
+        for s in dataset.shards:
+            frame.slice(start, s.rows).write_parquet(folder / f"{s.index:05d}.parquet")
+            start += s.rows
+        return cls(folder)
+
+    def attach(self, df: pl.DataFrame, shard: Shard) -> pl.DataFrame:
+        """The shard's frame with its decision columns (replacing same-named input columns)."""
+        decisions = pl.read_parquet(self.folder / f"{shard.index:05d}.parquet")
+        return pl.concat([df.drop(decisions.columns, strict=False), decisions], how="horizontal")
+
+
 @dataclass
 class StageResult:
     out: Path

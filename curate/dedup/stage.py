@@ -27,7 +27,7 @@ from curate.dedup.signatures import signatures
 from curate.dedup.tokens import doc_keys, token_hashes
 from curate.dedup.verify import PairSimilarity, prefilter_floor, shingle_sets
 from curate.errors import ConfigError
-from curate.stage import Rule, Stage, StageContext
+from curate.stage import Rule, ShardDecisions, Stage, StageContext
 
 KIND = "dedup.duplicate_kind"
 
@@ -115,7 +115,7 @@ class DedupStage(Stage):
 
     def __init__(self, config: DedupConfig | None = None):
         super().__init__(config)
-        self._decisions: Path | None = None
+        self._decisions: ShardDecisions | None = None
         self._info: dict = {}
         self.pairs = np.zeros((0, 2), np.int64)  # duplicate edges found, in global row order
 
@@ -223,12 +223,9 @@ class DedupStage(Stage):
             pl.when(pl.col(KIND) != "").then(pl.col(KIND)).alias(KIND),
             "dedup.matched_against",
         )
-        self._decisions = ctx.workdir / "decisions"
-        self._decisions.mkdir()
-        start = int((~new).sum())
-        for s in dataset.shards:
-            out.slice(start, s.rows).write_parquet(self._decisions / f"{s.index:05d}.parquet")
-            start += s.rows
+        self._decisions = ShardDecisions.write(
+            out, dataset, ctx.workdir / "decisions", int((~new).sum())
+        )
         self._info = {
             "signature": cfg.signature,
             "num_perm": cfg.num_perm,
@@ -251,8 +248,7 @@ class DedupStage(Stage):
 
     def signals(self, df: pl.DataFrame, shard: Shard) -> pl.DataFrame:
         assert self._decisions is not None, "prepare() runs before signals()"
-        decisions = pl.read_parquet(self._decisions / f"{shard.index:05d}.parquet")
-        return pl.concat([df.drop(decisions.columns, strict=False), decisions], how="horizontal")
+        return self._decisions.attach(df, shard)
 
     def rules(self) -> list[Rule]:
         return [

@@ -14,7 +14,6 @@ Global pass (`prepare`), because every decision needs the whole dataset:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -22,7 +21,7 @@ import polars as pl
 
 from curate.dataset import ID, LABEL, TEXT, Dataset, Shard
 from curate.errors import RunError
-from curate.stage import Rule, Stage, StageContext
+from curate.stage import Rule, ShardDecisions, Stage, StageContext
 
 CLUSTER = "dedup.cluster"
 
@@ -67,7 +66,7 @@ class LabelStage(Stage):
 
     def __init__(self, config: LabelConfig | None = None):
         super().__init__(config)
-        self._decisions: Path | None = None
+        self._decisions: ShardDecisions | None = None
         self._info: dict = {}
 
     def prepare(self, dataset: Dataset, ctx: StageContext) -> None:
@@ -182,18 +181,12 @@ class LabelStage(Stage):
             }
         ).with_columns(pl.col("label.confidence", "label.quality").fill_nan(None))
         out = pl.concat([df.select(lf_cols), out], how="horizontal")
-        self._decisions = ctx.workdir / "label"
-        self._decisions.mkdir()
-        start = 0
-        for s in dataset.shards:
-            out.slice(start, s.rows).write_parquet(self._decisions / f"{s.index:05d}.parquet")
-            start += s.rows
+        self._decisions = ShardDecisions.write(out, dataset, ctx.workdir / "label", 0)
         self._info = info
 
     def signals(self, df: pl.DataFrame, shard: Shard) -> pl.DataFrame:
         assert self._decisions is not None, "prepare() runs before signals()"
-        decisions = pl.read_parquet(self._decisions / f"{shard.index:05d}.parquet")
-        return pl.concat([df.drop(decisions.columns, strict=False), decisions], how="horizontal")
+        return self._decisions.attach(df, shard)
 
     def rules(self) -> list[Rule]:
         rules = []
