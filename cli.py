@@ -705,6 +705,12 @@ def sample(
         out.print_json(json.dumps(summary))
 
 
+# --- reports, gates and diffs (issue 6): commands report, gate, diff go below this line ---
+
+
+# --- training and ablation (issue 7): commands train, predict, ablate go below this line ---
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every failure becomes one line on stderr and a documented exit code."""
     command = typer.main.get_command(app)
