@@ -40,16 +40,7 @@ out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 # Options every data command shares (DESIGN.md section 3).
 Seed = Annotated[int, typer.Option(help="Seed for everything random.")]
 Workers = Annotated[int, typer.Option(min=1, help="Shards processed in parallel.")]
-Executor = Annotated[
-    str, typer.Option(help="Where per-shard work runs: local (this machine) or ray (a cluster).")
-]
-RayAddress = Annotated[
-    str,
-    typer.Option(
-        help="--executor ray: the cluster's address (e.g. auto, ray://head:10001); "
-        "default: a local Ray cluster of --workers CPUs."
-    ),
-]
+Executor = Annotated[str, typer.Option(help="Where per-shard work runs: local.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or logs on stderr.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable result on stdout.")]
 Force = Annotated[bool, typer.Option(help="Replace an earlier winnow output at OUT.")]
@@ -185,7 +176,6 @@ def _run_one(
     label_column: str,
     quiet: bool,
     as_json: bool,
-    ray_address: str = "",
 ) -> None:
     from curate.dataset import Columns
     from curate.stage import RunOptions, run_stage
@@ -200,7 +190,6 @@ def _run_one(
         executor=executor,
         force=force,
         fingerprint=fingerprint,
-        ray_address=ray_address,
     )
     with _progress(quiet) as progress:
         result = run_stage(STAGES[stage_name](params), input_path, output, options, _Bars(progress))
@@ -245,7 +234,6 @@ def clean(
     seed: Seed = 0,
     workers: Workers = 1,
     executor: Executor = "local",
-    ray_address: RayAddress = "",
     force: Force = False,
     fingerprint: Fingerprint = "sha256",
     text_column: TextCol = "text",
@@ -284,7 +272,6 @@ def clean(
         label_column,
         quiet,
         as_json,
-        ray_address,
     )
 
 
@@ -330,7 +317,6 @@ def dedup(
     seed: Seed = 0,
     workers: Workers = 1,
     executor: Executor = "local",
-    ray_address: RayAddress = "",
     force: Force = False,
     fingerprint: Fingerprint = "sha256",
     text_column: TextCol = "text",
@@ -376,7 +362,6 @@ def dedup(
         label_column,
         quiet,
         as_json,
-        ray_address,
     )
 
 
@@ -447,7 +432,6 @@ def filter(
     seed: Seed = 0,
     workers: Workers = 1,
     executor: Executor = "local",
-    ray_address: RayAddress = "",
     force: Force = False,
     fingerprint: Fingerprint = "sha256",
     text_column: TextCol = "text",
@@ -489,7 +473,6 @@ def filter(
         label_column,
         quiet,
         as_json,
-        ray_address,
     )
 
 
@@ -528,7 +511,6 @@ def label(
     seed: Seed = 0,
     workers: Workers = 1,
     executor: Executor = "local",
-    ray_address: RayAddress = "",
     force: Force = False,
     fingerprint: Fingerprint = "sha256",
     text_column: TextCol = "text",
@@ -567,7 +549,6 @@ def label(
         label_column,
         quiet,
         as_json,
-        ray_address,
     )
 
 
@@ -657,12 +638,7 @@ def run(
     workers: Annotated[
         int | None, typer.Option(min=1, help="Override the recipe's workers.")
     ] = None,
-    executor: Annotated[
-        str | None, typer.Option(help="Override the recipe's executor (local or ray).")
-    ] = None,
-    ray_address: Annotated[
-        str | None, typer.Option(help="Override the recipe's ray_address (--executor ray).")
-    ] = None,
+    executor: Annotated[str | None, typer.Option(help="Override the recipe's executor.")] = None,
     quiet: Quiet = False,
     as_json: JsonOut = False,
 ) -> None:
@@ -677,12 +653,7 @@ def run(
         r.run,
         **{
             k: v
-            for k, v in {
-                "seed": seed,
-                "workers": workers,
-                "executor": executor,
-                "ray_address": ray_address,
-            }.items()
+            for k, v in {"seed": seed, "workers": workers, "executor": executor}.items()
             if v is not None
         },
     )
@@ -691,7 +662,6 @@ def run(
         workers=run_section.workers,
         executor=run_section.executor,
         fingerprint=run_section.fingerprint,
-        ray_address=run_section.ray_address,
     )
     with _progress(quiet) as progress:
         result = run_recipe(r, output, options, _Bars(progress))
