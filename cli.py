@@ -757,6 +757,85 @@ def report(
     out.print(f"{len(rep['metrics']):,} metrics; report: {paths['report.html']}")
 
 
+@app.command(
+    epilog="Example:  winnow gate runs/demo --checks sample_data/checks.toml "
+    "--junit gate.xml --markdown $GITHUB_STEP_SUMMARY"
+)
+def gate(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            metavar="REPORT_OR_RUN",
+            help="report.json, a diff JSON, or a folder (its report.json, else reported now).",
+        ),
+    ],
+    checks: Annotated[Path, typer.Option(help="Checks file: TOML, one [[check]] table each.")],
+    reference: Annotated[
+        Path | None,
+        typer.Option(help="Earlier report for max_increase / max_decrease (a ratchet)."),
+    ] = None,
+    fail_on: Annotated[
+        str, typer.Option(help="fail (default) or warn: warnings fail the gate too.")
+    ] = "fail",
+    json_path: Annotated[
+        str | None,
+        typer.Option("--json", metavar="PATH", help="Write the JSON result ('-': stdout)."),
+    ] = None,
+    markdown: Annotated[
+        Path | None, typer.Option(help="Write a Markdown table (e.g. $GITHUB_STEP_SUMMARY).")
+    ] = None,
+    junit: Annotated[
+        Path | None, typer.Option(help="Write JUnit XML: one testcase per check.")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """CI gate: evaluate checks on a report's metrics. Exit 0 passed (warnings allowed),
+    1 failed, 2 bad checks file or option, 3 a check could not be evaluated."""
+    from curate import gate as g
+    from curate.report import load_metrics_doc
+    from curate.report.files import write_text_atomically
+
+    doc = load_metrics_doc(source)
+    ref = load_metrics_doc(reference) if reference is not None else None
+    result = g.run_gate(
+        doc,
+        checks,
+        ref,
+        fail_on,
+        source=str(source),
+        reference_source=str(reference) if reference is not None else None,
+    )
+    for path, text in (
+        (json_path, g.to_json(result)),
+        (markdown, g.to_markdown(result)),
+        (junit, g.to_junit(result)),
+    ):
+        if path is None or str(path) == "-":
+            continue
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_char_device() or path.is_fifo():  # e.g. /dev/stdout
+            path.write_text(text)
+        else:
+            write_text_atomically(path, text)
+    if json_path == "-":
+        print(g.to_json(result), end="")
+    elif not quiet:
+        table = Table(show_edge=False)
+        for col in ("result", "check", "value", "expected", "message"):
+            table.add_column(col, justify="right" if col == "value" else "left")
+        for r in result["checks"]:
+            value = "-" if r["value"] is None else f"{r['value']:.6g}"
+            table.add_row(r["status"], r["name"], value, r["expected"], r["message"])
+        out.print(table)
+        c = result["counts"]
+        out.print(
+            f"gate {result['status']}: {c['passed']} passed, {c['warned']} warnings, "
+            f"{c['failed']} failed, {c['error']} errors"
+        )
+    raise typer.Exit(result["exit_code"])
+
+
 # --- training and ablation (issue 7): commands train, predict, ablate go below this line ---
 
 
