@@ -836,6 +836,54 @@ def gate(
     raise typer.Exit(result["exit_code"])
 
 
+@app.command(
+    epilog="Example:  winnow diff runs/v1 runs/v2 --out diffs/v1-v2  |  "
+    "winnow diff old/report.json new/report.json --json -"
+)
+def diff(
+    old: Annotated[
+        Path,
+        typer.Argument(metavar="OLD", help="Report (report.json), run, stage output or dataset."),
+    ],
+    new: Annotated[Path, typer.Argument(metavar="NEW", help="The same kinds as OLD.")],
+    output: Annotated[
+        Path | None, typer.Option("--out", help="Folder for diff.json and diff.md.")
+    ] = None,
+    json_path: Annotated[
+        str | None,
+        typer.Option("--json", metavar="PATH", help="Write diff JSON here ('-': stdout)."),
+    ] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the Markdown summary here.")] = None,
+    text_column: TextCol = "text",
+    id_column: IdCol = "id",
+    label_column: LabelCol = "label",
+    quiet: Quiet = False,
+) -> None:
+    """Compare two dataset versions: metric deltas, rows added/removed by id and by content,
+    label changes, drift of lengths, languages and labels (Wasserstein, Jensen-Shannon, PSI)."""
+    from curate import diff as d
+    from curate.dataset import Columns
+    from curate.report.files import write_text_atomically
+
+    result = d.diff(old, new, Columns(text_column, id_column, label_column))
+    as_json, as_md = d.to_json(result), d.to_markdown(result)
+    targets: list[tuple[Path, str]] = []
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        targets += [(output / "diff.json", as_json), (output / "diff.md", as_md)]
+    if json_path is not None and json_path != "-":
+        targets.append((Path(json_path), as_json))
+    if markdown is not None:
+        targets.append((markdown, as_md))
+    for path, text in targets:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(path, text)
+    if json_path == "-":
+        print(as_json, end="")
+    elif not quiet:
+        out.print(as_md, markup=False, highlight=False)
+
+
 # --- training and ablation (issue 7): commands train, predict, ablate go below this line ---
 
 
