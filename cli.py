@@ -40,7 +40,16 @@ out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 # Options every data command shares (DESIGN.md section 3).
 Seed = Annotated[int, typer.Option(help="Seed for everything random.")]
 Workers = Annotated[int, typer.Option(min=1, help="Shards processed in parallel.")]
-Executor = Annotated[str, typer.Option(help="Where per-shard work runs: local.")]
+Executor = Annotated[
+    str, typer.Option(help="Where per-shard work runs: local (this machine) or ray (a cluster).")
+]
+RayAddress = Annotated[
+    str,
+    typer.Option(
+        help="--executor ray: the cluster's address (e.g. auto, ray://head:10001); "
+        "default: a local Ray cluster of --workers CPUs."
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or logs on stderr.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable result on stdout.")]
 Force = Annotated[bool, typer.Option(help="Replace an earlier winnow output at OUT.")]
@@ -176,6 +185,7 @@ def _run_one(
     label_column: str,
     quiet: bool,
     as_json: bool,
+    ray_address: str = "",
 ) -> None:
     from curate.dataset import Columns
     from curate.stage import RunOptions, run_stage
@@ -190,6 +200,7 @@ def _run_one(
         executor=executor,
         force=force,
         fingerprint=fingerprint,
+        ray_address=ray_address,
     )
     with _progress(quiet) as progress:
         result = run_stage(STAGES[stage_name](params), input_path, output, options, _Bars(progress))
@@ -234,6 +245,7 @@ def clean(
     seed: Seed = 0,
     workers: Workers = 1,
     executor: Executor = "local",
+    ray_address: RayAddress = "",
     force: Force = False,
     fingerprint: Fingerprint = "sha256",
     text_column: TextCol = "text",
@@ -272,6 +284,7 @@ def clean(
         label_column,
         quiet,
         as_json,
+        ray_address,
     )
 
 
@@ -317,6 +330,7 @@ def dedup(
     seed: Seed = 0,
     workers: Workers = 1,
     executor: Executor = "local",
+    ray_address: RayAddress = "",
     force: Force = False,
     fingerprint: Fingerprint = "sha256",
     text_column: TextCol = "text",
@@ -362,6 +376,7 @@ def dedup(
         label_column,
         quiet,
         as_json,
+        ray_address,
     )
 
 
@@ -432,6 +447,7 @@ def filter(
     seed: Seed = 0,
     workers: Workers = 1,
     executor: Executor = "local",
+    ray_address: RayAddress = "",
     force: Force = False,
     fingerprint: Fingerprint = "sha256",
     text_column: TextCol = "text",
@@ -473,6 +489,7 @@ def filter(
         label_column,
         quiet,
         as_json,
+        ray_address,
     )
 
 
@@ -511,6 +528,7 @@ def label(
     seed: Seed = 0,
     workers: Workers = 1,
     executor: Executor = "local",
+    ray_address: RayAddress = "",
     force: Force = False,
     fingerprint: Fingerprint = "sha256",
     text_column: TextCol = "text",
@@ -549,6 +567,7 @@ def label(
         label_column,
         quiet,
         as_json,
+        ray_address,
     )
 
 
@@ -638,7 +657,12 @@ def run(
     workers: Annotated[
         int | None, typer.Option(min=1, help="Override the recipe's workers.")
     ] = None,
-    executor: Annotated[str | None, typer.Option(help="Override the recipe's executor.")] = None,
+    executor: Annotated[
+        str | None, typer.Option(help="Override the recipe's executor (local or ray).")
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Override the recipe's ray_address (--executor ray).")
+    ] = None,
     quiet: Quiet = False,
     as_json: JsonOut = False,
 ) -> None:
@@ -653,7 +677,12 @@ def run(
         r.run,
         **{
             k: v
-            for k, v in {"seed": seed, "workers": workers, "executor": executor}.items()
+            for k, v in {
+                "seed": seed,
+                "workers": workers,
+                "executor": executor,
+                "ray_address": ray_address,
+            }.items()
             if v is not None
         },
     )
@@ -662,6 +691,7 @@ def run(
         workers=run_section.workers,
         executor=run_section.executor,
         fingerprint=run_section.fingerprint,
+        ray_address=run_section.ray_address,
     )
     with _progress(quiet) as progress:
         result = run_recipe(r, output, options, _Bars(progress))

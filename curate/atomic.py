@@ -7,12 +7,24 @@ import shutil
 from pathlib import Path
 
 
-def fresh_tmp(out: Path) -> Path:
-    """A new empty `.OUT.tmp-<pid>` beside OUT, after sweeping those of dead earlier runs."""
+def sweep_stale(out: Path) -> None:
+    """Removes the `.OUT.tmp-<pid>` and `.OUT.old-<pid>` folders of dead earlier runs."""
     for stale in [*out.parent.glob(f".{out.name}.tmp-*"), *out.parent.glob(f".{out.name}.old-*")]:
         pid = stale.name.rsplit("-", 1)[-1]
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """The file appears whole or not at all, even if this process is killed while writing."""
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def fresh_tmp(out: Path) -> Path:
+    """A new empty `.OUT.tmp-<pid>` beside OUT, after sweeping those of dead earlier runs."""
+    sweep_stale(out)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()

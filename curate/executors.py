@@ -1,8 +1,9 @@
 """Where per-shard work runs. Stages never know: they hand a function and the items here.
 
-Results always come back in item order, so outputs are byte-identical whatever the worker count.
-One process pool serves a whole stage (its global pass and its per-shard pass): starting Python
-workers costs about a second each, too much to pay twice.
+Results always come back in item order, so outputs are byte-identical whatever the worker count
+or executor. One process pool serves a whole stage (its global pass and its per-shard pass):
+starting Python workers costs about a second each, too much to pay twice. `make_executor` picks
+the local pool or Ray (curate/ray_executor.py); both have `workers`, `map` and `with`.
 """
 
 from __future__ import annotations
@@ -16,15 +17,33 @@ from typing import Any
 
 from curate.errors import ConfigError
 
-EXECUTORS = ("local",)
+EXECUTORS = ("local", "ray")
+
+
+def make_executor(name: str, workers: int = 1, address: str = ""):
+    """The executor a run asked for: `local` (this machine) or `ray` (a Ray cluster: the one at
+    `address`, or a local one started for the run)."""
+    if name == "local":
+        if address:
+            raise ConfigError("--ray-address needs --executor ray")
+        return LocalExecutor(workers)
+    if name == "ray":
+        if workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {workers}")
+        from curate.ray_executor import RayExecutor
+
+        return RayExecutor(workers, address)
+    raise ConfigError(f"unknown executor '{name}'; available: {', '.join(EXECUTORS)}")
 
 
 class LocalExecutor:
     """In-process for one worker; this process plus `workers - 1` spawned processes otherwise."""
 
+    name = "local"
+
     def __init__(self, workers: int = 1, name: str = "local"):
-        if name not in EXECUTORS:
-            raise ConfigError(f"unknown executor '{name}'; available: {', '.join(EXECUTORS)}")
+        if name != "local":
+            raise ConfigError(f"LocalExecutor runs only 'local', not '{name}' (see make_executor)")
         if workers < 1:
             raise ConfigError(f"workers must be >= 1, got {workers}")
         self.workers = workers

@@ -19,12 +19,13 @@ import re
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from curate import __version__
 from curate.config import build, load_toml
 from curate.dataset import Columns, Dataset
 from curate.errors import ConfigError, OutputError
+from curate.lock import FolderLock
 from curate.stage import Progress, RunOptions, Stage, StageResult, is_winnow_output, run_stage
 from curate.stages import STAGES
 from curate.truth import load_truth, score
@@ -54,7 +55,11 @@ class RunSection:
     """Run folder (relative to the recipe file); empty means runs/<recipe name> in the cwd."""
     seed: int = 0
     workers: int = 1
-    executor: Literal["local"] = "local"
+    executor: Literal["local", "ray"] = "local"
+    """local: this machine (`workers` processes); ray: a Ray cluster (see ray_address)."""
+    ray_address: str = ""
+    """executor = "ray": the cluster's address ("auto", "ray://head:10001"); empty starts a
+    local Ray cluster of `workers` CPUs for the run."""
     fingerprint: Literal["sha256", "stat"] = "sha256"
 
 
@@ -127,12 +132,31 @@ def run_recipe(
     out = Path(out) if out is not None else recipe.default_out()
     r = recipe.run
     options = options or RunOptions(
-        seed=r.seed, workers=r.workers, executor=r.executor, fingerprint=r.fingerprint
+        seed=r.seed,
+        workers=r.workers,
+        executor=r.executor,
+        fingerprint=r.fingerprint,
+        ray_address=r.ray_address,
     )
     # bad input fails before the run folder exists
     truth = load_truth(recipe.truth) if recipe.truth is not None else None
     Dataset.open(recipe.input, recipe.columns)
     _claim_run_folder(out, recipe)
+    # one run per folder at a time: a second one exits 2 and touches nothing
+    with FolderLock(out, "run folder"):
+        return _run_stages(recipe, out, options, progress, truth)
+
+
+def _run_stages(
+    recipe: Recipe,
+    out: Path,
+    options: RunOptions,
+    progress: Progress | None,
+    truth: Any,
+) -> RunResult:
+    """The stages in order; each one skips itself when up to date and resumes the work of an
+    interrupted run (curate/resume.py), so a killed run started again redoes only what was
+    unfinished."""
     _drop_stale_stages(out, {folder for folder, _ in recipe.stages})
     _write_run_file(out, recipe, "running", [])
     results: list[tuple[str, StageResult]] = []
@@ -165,6 +189,10 @@ def _claim_run_folder(out: Path, recipe: Recipe) -> None:
 
 
 def _drop_stale_stages(out: Path, keep: set[str]) -> None:
+    for d in out.iterdir():  # interrupted work of stages no longer in the recipe
+        m = re.fullmatch(r"\.(\d\d-.+)\.partial", d.name)
+        if d.is_dir() and m and m.group(1) not in keep:
+            shutil.rmtree(d)
     for d in out.iterdir():
         if (
             d.is_dir()

@@ -9,7 +9,6 @@ output-folder safety, the up-to-date check, per-shard work on an executor, `data
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import shutil
 import signal
@@ -22,11 +21,13 @@ from typing import Any, ClassVar
 import polars as pl
 
 from curate import __version__
-from curate.atomic import fresh_tmp, replace_atomically
+from curate.atomic import sweep_stale
 from curate.config import as_dict, canonical_sha256
 from curate.dataset import Columns, Dataset, Shard, read_json, write_shard
 from curate.errors import OutputError, RunError
-from curate.executors import LocalExecutor
+from curate.executors import make_executor
+from curate.lock import FolderLock
+from curate.resume import Partial, record_shard
 
 MANIFEST_SCHEMA_VERSION = 1
 REASON, STAGE = "reason", "stage"
@@ -82,16 +83,24 @@ class Stage:
 
 @dataclass
 class StageContext:
-    """What a stage's global pass may use: a scratch folder (removed at the end) and the executor,
-    so per-shard parts of the global pass run in parallel like everything else."""
+    """What a stage's global pass may use: a scratch folder (removed at the end; kept across an
+    interrupted run with the same input and config, so a stage may reuse what it finds there)
+    and the executor, so per-shard parts of the global pass run in parallel like everything else,
+    on this machine or on a Ray cluster."""
 
     workdir: Path
-    executor: LocalExecutor
+    executor: Any
     seed: int = 0
+    hooks: Any = None
 
     def map(self, fn: Callable[..., Any], items: list[Any], *args: Any) -> list[Any]:
         """`[fn(item, *args) for item in items]`, in order, on the run's executor."""
-        return list(self.executor.map(fn, items, args))
+        out = []
+        for res in self.executor.map(fn, items, args):
+            out.append(res)
+            if self.hooks is not None:
+                self.hooks.after("tasks")
+        return out
 
 
 class ShardDecisions:
@@ -106,6 +115,7 @@ class ShardDecisions:
         cls, frame: pl.DataFrame, dataset: Dataset, folder: Path, start: int = 0
     ) -> ShardDecisions:
         """`frame` holds the dataset's rows from `start` on, in shard order."""
+        shutil.rmtree(folder, ignore_errors=True)  # an interrupted run's half-written one
         folder.mkdir()
         for s in dataset.shards:
             frame.slice(start, s.rows).write_parquet(folder / f"{s.index:05d}.parquet")
@@ -149,6 +159,7 @@ class RunOptions:
     executor: str = "local"
     force: bool = False
     fingerprint: str = "sha256"
+    ray_address: str = ""
 
 
 def run_stage(
@@ -158,8 +169,21 @@ def run_stage(
     options: RunOptions = RunOptions(),
     progress: Progress | None = None,
 ) -> StageResult:
+    """Runs one stage into OUT, holding OUT's lock (a second writer exits 2) and resuming the
+    work of an earlier interrupted run with the same input and config (curate/resume.py)."""
     input_path, out = Path(input_path), Path(out)
     check_output_path(input_path, out, options.force)
+    with FolderLock(out):
+        return _run_locked(stage, input_path, out, options, progress)
+
+
+def _run_locked(
+    stage: Stage,
+    input_path: Path,
+    out: Path,
+    options: RunOptions,
+    progress: Progress | None,
+) -> StageResult:
     started = _now()
     t0 = time.perf_counter()
     dataset = Dataset.open(input_path, options.columns)
@@ -171,11 +195,14 @@ def run_stage(
     config_sha = canonical_sha256(resolved)
     fingerprints = dataset.fingerprint(options.fingerprint)
     extra = stage.extra_fingerprints(options.fingerprint)
+    partial = Partial(out)
+    sweep_stale(out)
 
     previous = read_manifest(out)
     if previous is not None and _up_to_date(
         previous, out, config_sha, fingerprints, extra, options
     ):
+        partial.discard()  # e.g. killed between renaming OUT into place and cleaning up
         return StageResult(out=out, manifest=previous, skipped=True)
     if out.exists() and any(out.iterdir()) and not options.force:
         raise OutputError(
@@ -184,92 +211,130 @@ def run_stage(
             out,
         )
 
-    executor = LocalExecutor(options.workers, options.executor)
-    tmp = fresh_tmp(out)
-    try:
-        (tmp / "data").mkdir()
-        (tmp / "rejected").mkdir()
-        t_prepare = time.perf_counter()
-        ctx = StageContext(tmp / ".work", executor, options.seed)
-        ctx.workdir.mkdir()
-        with executor:
+    executor = make_executor(options.executor, options.workers, options.ray_address)
+    key = {
+        "winnow_version": __version__,
+        "config_sha256": config_sha,
+        "seed": options.seed,
+        "input": [{k: v for k, v in f.items() if k != "path"} for f in fingerprints],
+        "extra": extra,
+    }
+    resumed = partial.open(key)
+    hooks = _KillHooks(stage.name)
+    t_prepare = time.perf_counter()
+    ctx = StageContext(partial.work, executor, options.seed, hooks)
+    with executor:
+        prepared = partial.load_prepared() if resumed else None
+        if prepared is not None:
+            stage = prepared
+        else:
             stage.prepare(dataset, ctx)
-            t_shards = time.perf_counter()
-            kill_after = int(os.environ.get("WINNOW_TEST_KILL_AFTER_SHARDS", "0"))
-            results = []
-            shards = executor.map(_process_shard, dataset.shards, (stage, dataset, tmp))
-            for done, res in enumerate(shards, start=1):
-                results.append(res)
-                if progress:
-                    progress(stage.name, done, len(dataset.shards))
-                if kill_after and done >= kill_after:  # test hook: die like a SIGKILLed run
-                    os.kill(os.getpid(), signal.SIGKILL)
-        t_end = time.perf_counter()
-        shutil.rmtree(ctx.workdir)
-        by_reason: dict[str, int] = {}
-        for r in results:
-            for k, v in r["by_reason"].items():
-                by_reason[k] = by_reason.get(k, 0) + v
-        kept = sum(r["data"]["rows"] for r in results)
-        rejected = sum(r["rejected"]["rows"] for r in results)
-        if kept + rejected != dataset.rows:  # the nothing-lost invariant, checked on every run
-            raise RunError(
-                f"row count mismatch: {dataset.rows} in, {kept} kept + {rejected} rejected", out
-            )
-        manifest = {
-            "schema_version": MANIFEST_SCHEMA_VERSION,
-            "stage": stage.name,
-            "winnow_version": __version__,
-            "config": resolved,
-            "config_sha256": config_sha,
-            "input": {
-                "path": str(input_path),
-                "data_dir": str(dataset.data_dir),
-                "fingerprint": options.fingerprint,
-                "shards": fingerprints,
-                "rows": dataset.rows,
-                "extra": extra,
-            },
-            "output": {
-                "data": [r["data"] for r in results],
-                "rejected": [r["rejected"] for r in results],
-            },
-            "counts": {
-                "input": dataset.rows,
-                "kept": kept,
-                "rejected": rejected,
-                "by_reason": dict(sorted(by_reason.items())),
-            },
-            "stage_info": {
-                **stage.manifest_extra(),
-                **(
-                    {"signal_sums": _add_up([r["sums"] for r in results])}
-                    if stage.summed_signals()
-                    else {}
-                ),
-            },
-            "timings": {
-                "open_s": round(t_prepare - t0, 4),
-                "prepare_s": round(t_shards - t_prepare, 4),
-                "shards_s": round(t_end - t_shards, 4),
-                "total_s": round(time.perf_counter() - t0, 4),
-            },
-            "seed": options.seed,
-            "executor": {"name": options.executor, "workers": options.workers},
-            "started": started,
-            "finished": _now(),
-        }
-        (tmp / "manifest.json").write_text(
-            json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+            partial.save_prepared(stage)
+            hooks.after("prepared")
+        t_shards = time.perf_counter()
+        done = partial.finished_shards()
+        reused = len(done)
+        todo = [s for s in dataset.shards if s.index not in done]
+        if progress and done:
+            progress(stage.name, len(done), len(dataset.shards))
+        for shard, res in zip(
+            todo, executor.map(_process_shard, todo, (stage, dataset, partial)), strict=True
+        ):
+            done[shard.index] = res
+            if progress:
+                progress(stage.name, len(done), len(dataset.shards))
+            hooks.after("shards")
+    results = [done[s.index] for s in dataset.shards]
+    t_end = time.perf_counter()
+    by_reason: dict[str, int] = {}
+    for r in results:
+        for k, v in r["by_reason"].items():
+            by_reason[k] = by_reason.get(k, 0) + v
+    kept = sum(r["data"]["rows"] for r in results)
+    rejected = sum(r["rejected"]["rows"] for r in results)
+    if kept + rejected != dataset.rows:  # the nothing-lost invariant, checked on every run
+        partial.discard()
+        raise RunError(
+            f"row count mismatch: {dataset.rows} in, {kept} kept + {rejected} rejected", out
         )
-        replace_atomically(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    manifest = {
+        "schema_version": MANIFEST_SCHEMA_VERSION,
+        "stage": stage.name,
+        "winnow_version": __version__,
+        "config": resolved,
+        "config_sha256": config_sha,
+        "input": {
+            "path": str(input_path),
+            "data_dir": str(dataset.data_dir),
+            "fingerprint": options.fingerprint,
+            "shards": fingerprints,
+            "rows": dataset.rows,
+            "extra": extra,
+        },
+        "output": {
+            "data": [r["data"] for r in results],
+            "rejected": [r["rejected"] for r in results],
+        },
+        "counts": {
+            "input": dataset.rows,
+            "kept": kept,
+            "rejected": rejected,
+            "by_reason": dict(sorted(by_reason.items())),
+        },
+        "stage_info": {
+            **stage.manifest_extra(),
+            **(
+                {"signal_sums": _add_up([r["sums"] for r in results])}
+                if stage.summed_signals()
+                else {}
+            ),
+        },
+        "timings": {
+            "open_s": round(t_prepare - t0, 4),
+            "prepare_s": round(t_shards - t_prepare, 4),
+            "shards_s": round(t_end - t_shards, 4),
+            "total_s": round(time.perf_counter() - t0, 4),
+        },
+        "seed": options.seed,
+        "executor": {"name": options.executor, "workers": options.workers},
+        # work an interrupted earlier run had finished, reused here (same key)
+        "resumed": {"prepare": prepared is not None, "shards": reused},
+        "started": started,
+        "finished": _now(),
+    }
+    partial.finish(manifest)
     return StageResult(out=out, manifest=manifest)
 
 
-def _process_shard(shard: Shard, stage: Stage, dataset: Dataset, tmp: Path) -> dict:
+class _KillHooks:
+    """Test hooks that SIGKILL this process at a chosen point, like a crash or `kill -9`:
+    WINNOW_TEST_KILL_AFTER_SHARDS=K (after K shards finished by this process),
+    WINNOW_TEST_KILL_AFTER_TASKS=K (after K tasks of the global pass), WINNOW_TEST_KILL_PREPARED=1
+    (once the global pass is checkpointed), limited to one stage by WINNOW_TEST_KILL_STAGE."""
+
+    ENV: ClassVar[dict[str, str]] = {
+        "shards": "WINNOW_TEST_KILL_AFTER_SHARDS",
+        "tasks": "WINNOW_TEST_KILL_AFTER_TASKS",
+        "prepared": "WINNOW_TEST_KILL_PREPARED",
+    }
+
+    def __init__(self, stage: str):
+        only = os.environ.get("WINNOW_TEST_KILL_STAGE", "")
+        active = not only or only == stage
+        self.limits = {
+            k: int(os.environ.get(v, "0") or 0) if active else 0 for k, v in self.ENV.items()
+        }
+        self.counts = dict.fromkeys(self.ENV, 0)
+
+    def after(self, kind: str) -> None:
+        if not self.limits[kind]:
+            return
+        self.counts[kind] += 1
+        if self.counts[kind] >= self.limits[kind]:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _process_shard(shard: Shard, stage: Stage, dataset: Dataset, partial: Partial) -> dict:
     df = stage.signals(dataset.read_shard(shard), shard)
     reason = stage.decide(df)
     name = f"part-{shard.index:05d}.parquet"
@@ -278,12 +343,22 @@ def _process_shard(shard: Shard, stage: Stage, dataset: Dataset, tmp: Path) -> d
     )
     counts = rejected[REASON].value_counts()
     sums = df.select(pl.col(c).sum() for c in stage.summed_signals()).to_dicts()
-    return {
-        "data": write_shard(df.filter(reason.is_null()), tmp / "data" / name),
-        "rejected": write_shard(rejected, tmp / "rejected" / name),
+    result = {
+        "data": _write_whole(df.filter(reason.is_null()), partial.out / "data" / name),
+        "rejected": _write_whole(rejected, partial.out / "rejected" / name),
         "by_reason": dict(zip(counts[REASON].to_list(), counts["count"].to_list(), strict=True)),
         "sums": sums[0] if sums else {},
     }
+    record_shard(partial.done, shard.index, result)
+    return result
+
+
+def _write_whole(df: pl.DataFrame, path: Path) -> dict:
+    """write_shard, through a temporary name: a killed writer never leaves half a file."""
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    entry = write_shard(df, tmp)
+    os.replace(tmp, path)
+    return {**entry, "path": path.name}
 
 
 def _add_up(parts: list[dict]) -> dict:

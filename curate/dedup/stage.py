@@ -12,6 +12,7 @@ Global pass (`prepare`):
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -264,6 +265,9 @@ def _hash_shard(
     job: tuple[Dataset, Shard, Path], cfg: DedupConfig, bands: int, rows: int, seed: int
 ) -> _Part:
     dataset, shard, folder = job
+    if (folder / "done").is_file():  # finished by an interrupted run with the same key
+        return _Part(folder, shard.rows)
+    shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
     df = dataset.read_shard(shard)
     text = df[TEXT]
@@ -302,6 +306,7 @@ def _hash_shard(
         np.save(folder / "signatures.npy", sig)
         np.save(folder / "bands.npy", band_keys(sig, bands, rows))
         np.save(folder / "has_shingles.npy", np.diff(sh_off) > 0)
+    (folder / "done").touch()
     return _Part(folder, df.height)
 
 

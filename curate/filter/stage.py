@@ -92,7 +92,7 @@ class FilterStage(Stage):
             return
         _model(cfg.quality_model)  # a bad model file fails here, before any shard is read
         self._scores = ctx.workdir / "quality"
-        self._scores.mkdir()
+        self._scores.mkdir(exist_ok=True)
         scores = ctx.map(_score_shard, dataset.shards, dataset, cfg.quality_model, self._scores)
         if cfg.quality_top_fraction > 0:
             self._cutoff = _top_fraction_cutoff(np.concatenate(scores), cfg.quality_top_fraction)
