@@ -44,6 +44,10 @@ def assert_agree(texts: list[str | None], max_chars: int = 1_000_000) -> None:
 # letters, digits, punctuation, bullets, ellipses, braces, newlines, spaces: no control
 # characters and no combining marks, where Python and Rust regex classes part ways
 ALPHABET = [*list("abcAB the and of 09#.…!?'\"{}-*•\n\n\n  :/w"), "é", "ß", "Ω", "日"]
+# characters where byte-level counting could slip: multi-byte spaces, a numeric that is not a
+# decimal digit (Nl; not No such as '²', which Python's regex \b counts as a word character and
+# Rust's does not), letters and symbols beyond the Basic Multilingual Plane
+ALPHABET += ["\t", "\r", "\xa0", "\x85", "\u2028", "\u3000", "Ⅻ", "\U0001d538", "😀"]
 
 
 @settings(max_examples=300, deadline=None)
@@ -289,3 +293,8 @@ def test_every_threshold_rule_fails_exactly_past_its_threshold(spec):
         "ge": [False, True, True],
     }[spec.op]
     assert fails == [*expected, False]  # a missing signal never fails a row
+
+
+def test_character_counts_follow_python_predicates():
+    # numerics that are not decimal digits, spaces beyond ASCII, astral letters and symbols
+    assert_agree(["x² ¾ Ⅻ \U0001d538\U0001d539 😀😀 a\u3000b\xa0c", "\u2028\u2029 ² ", "ÄÖÜ ß 12 ٣٤"])

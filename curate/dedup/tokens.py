@@ -42,7 +42,9 @@ def _bmp_word(punctuation: bool) -> np.ndarray:
     return np.array([not chr(c).isspace() for c in range(0x10000)], dtype=bool)
 
 
-def _string_buffers(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+def string_buffers(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(UTF-8 bytes of all texts, int64 offsets: text i is data[off[i]:off[i + 1]]), no copy
+    where Arrow allows; nulls read as empty."""
     arr = pc.fill_null(texts.to_arrow(), "")
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -59,11 +61,10 @@ def _string_buffers(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     return data[offsets[0] : offsets[-1]], offsets - offsets[0]
 
 
-def _is_word(data: np.ndarray, punctuation: bool) -> np.ndarray:
-    word = _ascii_word(punctuation)[data]
+def decode_leads(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(positions of the lead bytes of non-ASCII characters, their code points, their lengths
+    in bytes) of valid UTF-8 `data`, vectorised."""
     lead = np.flatnonzero(data >= 0xC0)
-    if len(lead) == 0:
-        return word
     b = [data[np.minimum(lead + k, len(data) - 1)].astype(np.uint32) for k in range(4)]
     two, three, four = b[0] < 0xE0, (b[0] >= 0xE0) & (b[0] < 0xF0), b[0] >= 0xF0
     cp = np.where(
@@ -75,16 +76,34 @@ def _is_word(data: np.ndarray, punctuation: bool) -> np.ndarray:
             ((b[0] & 0x07) << 18) | ((b[1] & 0x3F) << 12) | ((b[2] & 0x3F) << 6) | (b[3] & 0x3F),
         ),
     )
+    length = np.where(two, 2, np.where(three, 3, np.where(four, 4, 1)))
+    return lead, cp, length
+
+
+def spread_to_bytes(
+    per_byte: np.ndarray, lead: np.ndarray, length: np.ndarray, values: np.ndarray
+) -> None:
+    """Sets every byte of each non-ASCII character (lead position, byte length) to its value."""
+    for k in range(4):
+        at = lead[k < length] + k
+        per_byte[at[at < len(per_byte)]] = values[k < length][at < len(per_byte)]
+
+
+_string_buffers = string_buffers  # the name train/features.py imported first
+
+
+def _is_word(data: np.ndarray, punctuation: bool) -> np.ndarray:
+    word = _ascii_word(punctuation)[data]
+    lead, cp, length = decode_leads(data)
+    if len(lead) == 0:
+        return word
     bmp = cp < 0x10000
     cls = np.empty(len(lead), dtype=bool)
     cls[bmp] = _bmp_word(punctuation)[cp[bmp]]
     # beyond the BMP: emoji and pictographs separate words; historic scripts, CJK extensions join
     astral = cp[~bmp]
     cls[~bmp] = ~((astral >= 0x1F000) & (astral < 0x1FB00)) | (not punctuation)
-    length = np.where(two, 2, np.where(three, 3, np.where(four, 4, 1)))
-    for k in range(4):
-        at = lead[k < length] + k
-        word[at[at < len(data)]] = cls[k < length][at < len(data)]
+    spread_to_bytes(word, lead, length, cls)
     return word
 
 
@@ -106,7 +125,7 @@ def token_hashes(texts: pl.Series, punctuation: bool = True) -> tuple[np.ndarray
 
 
 def tokenize(texts: pl.Series, punctuation: bool = True) -> Tokens:
-    data, offsets = _string_buffers(texts)
+    data, offsets = string_buffers(texts)
     hashes, counts, lengths = [], [], []
     start_doc = 0
     while start_doc < len(offsets) - 1:
