@@ -297,4 +297,6 @@ def test_every_threshold_rule_fails_exactly_past_its_threshold(spec):
 
 def test_character_counts_follow_python_predicates():
     # numerics that are not decimal digits, spaces beyond ASCII, astral letters and symbols
-    assert_agree(["x² ¾ Ⅻ \U0001d538\U0001d539 😀😀 a\u3000b\xa0c", "\u2028\u2029 ² ", "ÄÖÜ ß 12 ٣٤"])
+    assert_agree(
+        ["x² ¾ Ⅻ \U0001d538\U0001d539 😀😀 a\u3000b\xa0c", "\u2028\u2029 ² ", "ÄÖÜ ß 12 ٣٤"]
+    )
