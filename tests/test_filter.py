@@ -300,3 +300,8 @@ def test_character_counts_follow_python_predicates():
     assert_agree(
         ["x² ¾ Ⅻ \U0001d538\U0001d539 😀😀 a\u3000b\xa0c", "\u2028\u2029 ² ", "ÄÖÜ ß 12 ٣٤"]
     )
+
+
+def test_long_tokens_count_as_words():
+    # a token of 256 letters: a byte-sized running sum would wrap to zero and lose the word
+    assert_agree(["a" * 256 + " b", "x" * 300, "1" * 512 + "\n" + "é" * 256])

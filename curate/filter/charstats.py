@@ -45,8 +45,9 @@ def _per_doc(marks: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     out = np.zeros(len(offsets) - 1, dtype=np.int64)
     nonempty = offsets[1:] > offsets[:-1]
     if nonempty.any():  # reduceat runs each segment up to the next index: skip empty ones
+        # int32 sums run several times faster than int64 ones; a text has < 2^31 bytes
         out[nonempty] = np.add.reduceat(
-            marks.view(np.uint8), offsets[:-1][nonempty], dtype=np.int64
+            marks.view(np.uint8), offsets[:-1][nonempty], dtype=np.int32
         )
     return out
 
@@ -83,7 +84,7 @@ def char_counts(texts: pl.Series) -> dict[str, np.ndarray]:
 
     def tokens_with(mask: np.ndarray) -> np.ndarray:
         # the bytes from one token's start to the next's are the token and spaces after it
-        has = np.add.reduceat(mask.view(np.uint8), starts) > 0 if len(starts) else mask[:0]
+        has = np.logical_or.reduceat(mask, starts) if len(starts) else mask[:0]
         return _per_doc(has, token_offsets)
 
     return {
