@@ -765,8 +765,8 @@ def report(
     """Quality report: rows and characters per stage and reason, duplicates, filter rules,
     lengths, languages, classes, label issues, signal quantiles (report.json is the truth)."""
     from curate.dataset import Columns
-    from curate.report import build_report, write_report
-    from curate.report.files import default_out
+    from curate.report.build import build_report
+    from curate.report.files import default_out, write_report
     from curate.report.render import HEADLINE, fmt
 
     with _progress(quiet) as progress:
@@ -822,8 +822,7 @@ def gate(
     """CI gate: evaluate checks on a report's metrics. Exit 0 passed (warnings allowed),
     1 failed, 2 bad checks file or option, 3 a check could not be evaluated."""
     from curate import gate as g
-    from curate.report import load_metrics_doc
-    from curate.report.files import write_text_atomically
+    from curate.report.files import load_metrics_doc, write_text_atomically
 
     doc = load_metrics_doc(source)
     ref = load_metrics_doc(reference) if reference is not None else None
@@ -863,7 +862,9 @@ def gate(
             f"gate {result['status']}: {c['passed']} passed, {c['warned']} warnings, "
             f"{c['failed']} failed, {c['error']} errors"
         )
-    raise typer.Exit(result["exit_code"])
+    # sys.exit, not typer.Exit: main() runs click with standalone_mode=False, where an Exit's
+    # code is returned, not raised, and would be lost
+    sys.exit(result["exit_code"])
 
 
 @app.command(

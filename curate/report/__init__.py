@@ -1,6 +1,8 @@
-"""Quality reports: `build_report` (streaming, mergeable statistics) -> report.json, .md, .html."""
+"""Quality reports (DESIGN.md section 5).
 
-from curate.report.build import SCHEMA_VERSION, build_report, resolve_source
-from curate.report.files import load_metrics_doc, write_report
+- `curate.report.build.build_report`: one streaming pass, mergeable statistics -> a dict
+- `curate.report.files`: report.json, report.md, report.html written atomically; loading
+- `curate.report.render` (Markdown, HTML), `curate.report.svg` (charts), `curate.report.stats`
 
-__all__ = ["SCHEMA_VERSION", "build_report", "load_metrics_doc", "resolve_source", "write_report"]
+Nothing is imported here, so `winnow gate` on a report.json does not pay for polars.
+"""
