@@ -918,6 +918,280 @@ def diff(
 # --- training and ablation (issue 7): commands train, predict, ablate go below this line ---
 
 
+def _bar(quiet: bool, label: str):
+    """A progress bar on stderr and the (done, total) callback that moves it."""
+    progress = _progress(quiet)
+    task: list = []
+
+    def update(done: int, total: int) -> None:
+        if not task:
+            task.append(progress.add_task(label, total=total))
+        progress.update(task[0], completed=done, total=total)
+
+    return progress, update
+
+
+@app.command(
+    epilog="Example:  winnow train runs/demo/04-label --eval heldout/ --out runs/model"
+    "  |  winnow train texts/ --eval heldout/ --out runs/lm --task lm --steps 2000"
+)
+def train(
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="Training dataset.")],
+    heldout: Annotated[Path, typer.Option("--eval", help="Held-out dataset scored at the end.")],
+    output: Annotated[Path, typer.Option("--out", help="Run folder to write.")],
+    task: Annotated[
+        str, typer.Option(help="classify (needs a label column) or lm (byte-level LM).")
+    ] = "classify",
+    dim: Annotated[
+        int, typer.Option(min=0, help="Embedding width (0: 64; lm: model width, 0: 128).")
+    ] = 0,
+    buckets: Annotated[int, typer.Option(min=1, help="Hash buckets for n-grams.")] = 1 << 20,
+    word_ngrams: Annotated[int, typer.Option(help="1: unigrams; 2: unigrams and bigrams.")] = 2,
+    char_ngrams: Annotated[
+        str, typer.Option(help="Byte n-grams too, e.g. 3-5 (default: none).")
+    ] = "",
+    epochs: Annotated[float, typer.Option(help="Passes over the training set.")] = 5.0,
+    examples: Annotated[
+        int | None, typer.Option(help="Examples to see instead of --epochs (a fixed budget).")
+    ] = None,
+    lr: Annotated[float, typer.Option(help="Learning rate (0: classify 0.2, lm 0.002).")] = 0.0,
+    batch_size: Annotated[int, typer.Option(help="Batch size (0: classify 16, lm 32).")] = 0,
+    threads: Annotated[
+        int, typer.Option(min=1, help="Torch threads; results repeat for a given count.")
+    ] = 1,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",
+    steps: Annotated[int, typer.Option(min=1, help="Optimizer steps (lm).")] = 2000,
+    context: Annotated[int, typer.Option(min=2, help="Bytes of context (lm).")] = 128,
+    layers: Annotated[int, typer.Option(min=1, help="Transformer layers (lm).")] = 4,
+    heads: Annotated[int, typer.Option(min=1, help="Attention heads (lm).")] = 4,
+    max_seconds: Annotated[
+        float, typer.Option(help="Stop training after this long (lm; not reproducible).")
+    ] = 0.0,
+    seed: Seed = 0,
+    force: Force = False,
+    text_column: TextCol = "text",
+    id_column: IdCol = "id",
+    label_column: LabelCol = "label",
+    quiet: Quiet = False,
+    as_json: JsonOut = False,
+) -> None:
+    """Train a compact classifier (hashed word n-grams -> EmbeddingBag -> linear, fastText-style)
+    or, with --task lm, a byte-level causal LM; write OUT/model.safetensors, config.json,
+    metrics.json (reproducible) and timing.json."""
+    from curate.dataset import Columns
+    from train.trainer import TrainConfig, parse_char_ngrams, train_folder
+
+    cfg = TrainConfig(
+        task=task,
+        dim=dim,
+        buckets=buckets,
+        word_ngrams=word_ngrams,
+        char_ngrams=parse_char_ngrams(char_ngrams),
+        epochs=epochs,
+        examples=examples,
+        lr=lr,
+        batch_size=batch_size,
+        threads=threads,
+        device=device,
+        seed=seed,
+        steps=steps,
+        context=context,
+        layers=layers,
+        heads=heads,
+        max_seconds=max_seconds,
+    )
+    progress, update = _bar(quiet, f"train ({task})")
+    with progress:
+        result = train_folder(
+            data,
+            heldout,
+            output,
+            cfg,
+            Columns(text_column, id_column, label_column),
+            force=force,
+            progress=update,
+        )
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    t = result["timing"]
+    if task == "lm":
+        out.print(
+            f"held-out: {result['nats_per_char']:.4f} nats/char ({result['bits_per_char']:.4f} "
+            f"bits/char), next-byte accuracy {result['accuracy']:.4f}"
+        )
+    else:
+        out.print(
+            f"held-out: accuracy {result['accuracy']:.4f}, macro-F1 {result['macro_f1']:.4f}, "
+            f"log-loss {result['log_loss']:.4f} ({result['heldout_rows']:,} rows)"
+        )
+    out.print(
+        f"trained on {result['train_rows']:,} rows, {result['examples_seen']:,} examples seen, "
+        f"{t['train_seconds']:.2f} s ({t['examples_per_second']:,} examples/s, {t['device']})"
+    )
+    out.print(f"run: {result['output']}")
+
+
+@app.command(epilog="Example:  winnow predict runs/model new_shards/ --out predictions.parquet")
+def predict(
+    model: Annotated[Path, typer.Argument(metavar="MODEL", help="A `winnow train` run folder.")],
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="Dataset to score.")],
+    output: Annotated[
+        Path | None, typer.Option("--out", help="Parquet file: id, predicted, probability.")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    threads: Annotated[int, typer.Option(min=1, help="Torch threads.")] = 1,
+    text_column: TextCol = "text",
+    id_column: IdCol = "id",
+    label_column: LabelCol = "label",
+    as_json: JsonOut = False,
+) -> None:
+    """Score a dataset with a trained classifier (no pickle: weights are safetensors); with
+    labels in DATA, also print accuracy, macro-F1 and log-loss."""
+    from curate.dataset import Columns
+    from train.trainer import DEVICES, predict_folder
+
+    if device not in DEVICES:
+        raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got '{device}'")
+    summary = predict_folder(
+        model, data, output, Columns(text_column, id_column, label_column), device, threads
+    )
+    preds = summary.pop("predictions")
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    if preds is not None:
+        out.print(preds.head(10))
+    for k, v in summary.items():
+        out.print(f"{k}: {v}")
+
+
+@app.command(
+    epilog="Example:  winnow ablate --arm raw=sample_data/shards --arm curated=runs/demo/04-label "
+    "--out runs/ablate  |  winnow ablate --config sample_data/ablate.toml --out runs/ablate"
+)
+def ablate(
+    output: Annotated[Path, typer.Option("--out", help="Ablation folder (resumable).")],
+    arm: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=PATH, repeated; the first is the reference (raw) arm."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML file with an [ablate] table.")
+    ] = None,
+    reference: Annotated[
+        str | None, typer.Option(help="The raw arm held-out rows are carved from.")
+    ] = None,
+    sizes: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated: fractions (0.25,0.5,1.0) or row counts (default)."),
+    ] = None,
+    seeds: Annotated[int | None, typer.Option(help="Seeds per arm and size (default 5).")] = None,
+    budgets: Annotated[
+        str | None, typer.Option(help="compute,epochs (default both; compute is primary).")
+    ] = None,
+    epochs: Annotated[
+        float | None,
+        typer.Option(help="Epochs per run; equal compute: every run sees epochs x largest arm."),
+    ] = None,
+    heldout: Annotated[
+        Path | None, typer.Option("--eval", help="Held-out dataset (default: carved from raw).")
+    ] = None,
+    carve: Annotated[
+        float | None, typer.Option(help="Fraction of the raw arm carved as held-out (0.2).")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Runs trained in parallel.")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="Torch threads per run (default: cores / workers).")
+    ] = None,
+    task: Annotated[str | None, typer.Option(help="classify (default) or lm.")] = None,
+    dim: Annotated[int | None, typer.Option(help="Model width.")] = None,
+    buckets: Annotated[int | None, typer.Option(help="Hash buckets.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the carve and of every run.")] = None,
+    force: Annotated[
+        bool, typer.Option(help="Start over when OUT holds an ablation of other settings.")
+    ] = False,
+    text_column: TextCol = "text",
+    id_column: IdCol = "id",
+    label_column: LabelCol = "label",
+    quiet: Quiet = False,
+    as_json: JsonOut = False,
+) -> None:
+    """Quality versus quantity: train the same model on each arm (e.g. raw and curated) at
+    several sizes and seeds, at equal compute and equal epochs, on a held-out set deduplicated
+    against every arm; write results.csv/json, learning_curve.png and summary.md with the
+    verdict."""
+    from curate.dataset import Columns
+    from train.ablate import AblateConfig, load_config, parse_sizes, run_ablation
+
+    cfg = load_config(config) if config is not None else AblateConfig()
+    for item in arm or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ConfigError(f"--arm must be NAME=PATH, got '{item}'")
+        cfg.arms[name] = path
+    flags = {
+        "reference": reference,
+        "sizes": parse_sizes(sizes) if sizes else None,
+        "seeds": seeds,
+        "budgets": budgets.split(",") if budgets else None,
+        "epochs": epochs,
+        "heldout": str(heldout) if heldout else None,
+        "carve": carve,
+        "workers": workers,
+        "threads": threads,
+        "seed": seed,
+    }
+    for k, v in flags.items():
+        if v is not None:
+            setattr(cfg, k, v)
+    model = {"task": task, "dim": dim, "buckets": buckets, "lr": lr, "batch_size": batch_size}
+    for k, v in model.items():
+        if v is not None:
+            cfg.train[k] = v
+    progress, update = _bar(quiet, "ablate runs")
+    with progress:
+        summary = run_ablation(
+            cfg,
+            output,
+            Columns(text_column, id_column, label_column),
+            force=force,
+            progress=lambda done, total, _key: update(done, total),
+        )
+    if as_json:
+        print(json.dumps(summary, indent=2, default=float))
+        return
+    m = summary["metric"]
+    scale = 100.0 if m == "accuracy" else 1.0
+    table = Table(show_edge=False, title=f"held-out {m} (mean over seeds, 95% interval)")
+    for col in ("budget", "arm", "rows", "examples seen", "mean", "95% interval", "std"):
+        table.add_column(col, justify="left" if col in ("budget", "arm") else "right")
+    for t in summary["table"]:
+        table.add_row(
+            t["budget"],
+            t["arm"],
+            f"{t['size']:,}",
+            f"{t['examples_seen']:,}",
+            f"{t['mean'] * scale:.2f}",
+            f"{t['lo'] * scale:.2f} .. {t['hi'] * scale:.2f}",
+            f"{t['std'] * scale:.2f}",
+        )
+    out.print(table)
+    for arm_name, r in summary["overlap"]["arms"].items():
+        out.print(
+            f"held-out overlap removed from {arm_name}: {r['same_id']:,} same id, {r['exact']:,} "
+            f"exact, {r['near']:,} near duplicates"
+        )
+    out.print(f"verdict: {summary['verdict']}")
+    out.print(f"plot: {summary['plot']}  summary: {Path(summary['output']) / 'summary.md'}")
+    out.print(
+        f"{summary['runs_trained']} runs trained, {summary['runs_resumed']} resumed, "
+        f"{summary['seconds']:.1f} s"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every failure becomes one line on stderr and a documented exit code."""
     command = typer.main.get_command(app)
