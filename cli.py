@@ -698,9 +698,12 @@ def run(
     extra: dict[str, Any] = {"run": str(result.out)}
     if result.truth_score is not None and as_json:
         extra["truth"] = result.truth_score
+    extra.update(_after_run_lines(result.after_run))
     _render_stages(result.summary(), as_json, extra)
     if result.truth_score is not None and not as_json:
         _render_truth(result.truth_score, r.truth)
+    if result.after_run and result.after_run["gate"]:  # [gate] in the recipe: its exit code
+        sys.exit(result.after_run["gate"]["exit_code"])
 
 
 @app.command(
@@ -736,6 +739,22 @@ def sample(
 
 
 # --- reports, gates and diffs (issue 6): commands report, gate, diff go below this line ---
+
+
+def _after_run_lines(after_run: dict | None) -> dict[str, str]:
+    """`winnow run`'s lines for a recipe's [report] / [gate]: where the report is, the verdict."""
+    if not after_run:
+        return {}
+    lines = {"report": after_run["report"]}
+    result = after_run["gate"]
+    if result is not None:
+        c = result["counts"]
+        lines["gate"] = (
+            f"{result['status']} ({c['passed']} passed, {c['warned']} warnings, "
+            f"{c['failed']} failed, {c['error']} errors; details in "
+            f"{Path(after_run['report']).parent / 'gate.md'})"
+        )
+    return lines
 
 
 @app.command(

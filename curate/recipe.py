@@ -26,11 +26,12 @@ from curate.config import build, load_toml
 from curate.dataset import Columns, Dataset
 from curate.errors import ConfigError, OutputError
 from curate.lock import FolderLock
+from curate.report.recipe_sections import AfterRun, parse_after_run, report_and_gate
 from curate.stage import Progress, RunOptions, Stage, StageResult, is_winnow_output, run_stage
 from curate.stages import STAGES
 from curate.truth import load_truth, score
 
-TOP_LEVEL = ("input", "run", "stage")
+TOP_LEVEL = ("input", "run", "stage", "report", "gate")
 RUN_FILE = "run.json"
 
 
@@ -71,6 +72,8 @@ class Recipe:
     run: RunSection
     stages: list[tuple[str, Stage]]
     truth: Path | None = None
+    after_run: AfterRun | None = None
+    """[report] / [gate]: the report and the gate evaluated once the stages are done."""
 
     def default_out(self) -> Path:
         if self.run.out:
@@ -110,7 +113,8 @@ def load_recipe(path: str | Path) -> Recipe:
         stages.append((folder, cls(build(cls.config_class, params, f"stage.{name}", path))))
     columns = Columns(text=inp.text_column, id=inp.id_column, label=inp.label_column)
     truth = path.parent / inp.truth if inp.truth else None
-    return Recipe(path, path.parent / inp.path, columns, run, stages, truth)
+    after_run = parse_after_run(raw, path)
+    return Recipe(path, path.parent / inp.path, columns, run, stages, truth, after_run)
 
 
 @dataclass
@@ -118,6 +122,8 @@ class RunResult:
     out: Path
     stages: list[tuple[str, StageResult]]
     truth_score: list[dict] | None = None
+    after_run: dict | None = None
+    """What [report] / [gate] produced: the report path and the gate result."""
 
     def summary(self) -> list[dict]:
         return [r.summary_row(folder) for folder, r in self.stages]
@@ -171,6 +177,8 @@ def _run_stages(
     if truth is not None:
         run.truth_score = score([out / folder for folder, _ in recipe.stages], truth)
     _write_run_file(out, recipe, "complete", run.summary(), run.truth_score)
+    if recipe.after_run is not None:
+        run.after_run = report_and_gate(recipe.after_run, out, progress)
     return run
 
 

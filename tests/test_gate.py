@@ -212,3 +212,33 @@ must_be_less_than = 10
     (tmp_path / "nan.json").write_text(json.dumps(doc))
     res = winnow("gate", tmp_path / "nan.json", "--checks", checks(tmp_path, text.split("\n\n")[1]))
     assert res.code == 3
+
+
+def test_a_recipe_with_a_gate_writes_the_report_and_exits_with_the_gate(run, tmp_path):
+    # the sample recipe has [report] and [gate]: its run folder holds both, and it passed
+    assert (run / "report.html").is_file()
+    assert load(run / "gate.json")["status"] == "passed"
+    assert junit_cases(run / "gate.junit.xml")
+    strict = checks(tmp_path, '[[check]]\nmetric = "rows.kept"\nmust_be_greater_than = 3600\n')
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(
+        f'[input]\npath = "{SAMPLE / "shards"}"\n[[stage]]\nuse = "clean"\n'
+        f'[gate]\nchecks = "{strict.name}"\n'
+    )
+    res = winnow("run", recipe, "--out", tmp_path / "run")
+    assert res.code == 1, res.stdout + res.stderr
+    assert "gate: failed" in res.stdout and "report: " in res.stdout
+    assert load(tmp_path / "run" / "gate.json")["checks"][0]["value"] == 3580
+    assert load(tmp_path / "run" / "report.json")["metrics"]["rows.kept"] == 3580
+    # bad [gate] tables are refused before any stage runs
+    for table, problem in (
+        ('[gate]\nchecks = "nope.toml"\n', "does not exist"),
+        ('[gate]\nchecks = "checks.toml"\nfail_on = "never"\n', "gate.fail_on"),
+        ("[report]\nsample = 3\n", "unknown key 'sample'"),
+    ):
+        recipe.write_text(
+            f'[input]\npath = "{SAMPLE / "shards"}"\n[[stage]]\nuse = "clean"\n{table}'
+        )
+        res = winnow("run", recipe, "--out", tmp_path / "run2")
+        assert res.code == 2 and problem in res.stderr and str(recipe) in res.stderr, res.stderr
+        assert not (tmp_path / "run2").exists()

@@ -12,6 +12,7 @@ def sample_recipe(tmp_path, **params) -> str:
     text = (SAMPLE / "recipe.toml").read_text()
     text = text.replace('path = "shards"', f'path = "{SAMPLE / "shards"}"')
     text = text.replace('truth = "truth.csv"', f'truth = "{SAMPLE / "truth.csv"}"')
+    text = text.replace('checks = "checks.toml"', f'checks = "{SAMPLE / "checks.toml"}"')
     for key, (old, new) in params.items():
         text = text.replace(f"\n{key} = {old}", f"\n{key} = {new}", 1)
     path = tmp_path / "recipe.toml"
