@@ -310,7 +310,8 @@ class _KillHooks:
     """Test hooks that SIGKILL this process at a chosen point, like a crash or `kill -9`:
     WINNOW_TEST_KILL_AFTER_SHARDS=K (after K shards finished by this process),
     WINNOW_TEST_KILL_AFTER_TASKS=K (after K tasks of the global pass), WINNOW_TEST_KILL_PREPARED=1
-    (once the global pass is checkpointed), limited to one stage by WINNOW_TEST_KILL_STAGE."""
+    (once the global pass is checkpointed), limited to one stage by WINNOW_TEST_KILL_STAGE;
+    with WINNOW_TEST_HOOK_PAUSE=1 the process first sleeps there (a run that is still going)."""
 
     ENV: ClassVar[dict[str, str]] = {
         "shards": "WINNOW_TEST_KILL_AFTER_SHARDS",
@@ -331,6 +332,8 @@ class _KillHooks:
             return
         self.counts[kind] += 1
         if self.counts[kind] >= self.limits[kind]:
+            if os.environ.get("WINNOW_TEST_HOOK_PAUSE"):  # hold the lock until killed
+                time.sleep(600)
             os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -3,9 +3,11 @@
 Global pass (`prepare`):
 1. per shard, in parallel: normalised text -> exact key (128 bits), word-shingle hashes,
    signatures and LSH band keys, all written to the scratch folder (nothing held per document);
-2. exact groups; LSH buckets, one band at a time, over one representative per exact group;
-3. candidate pairs verified (shingle-set Jaccard, or signature agreement) against the threshold,
-   so a band collision alone never removes a document;
+2. exact groups; LSH buckets, one task per band, over one representative per exact group; each
+   band's pairs go to files partitioned by their first document (a shuffle through files);
+3. one task per partition: its distinct candidate pairs verified (shingle-set Jaccard, or
+   signature agreement) against the threshold, so a band collision alone never removes a
+   document; only verified pairs come back to this process;
 4. clusters = connected components of exact and verified pairs; one keeper per cluster by policy;
 5. per-shard decision files that `signals` attaches to each shard's rows.
 """
@@ -31,6 +33,8 @@ from curate.errors import ConfigError
 from curate.stage import Rule, ShardDecisions, Stage, StageContext
 
 KIND = "dedup.duplicate_kind"
+PAIRS_PARTITION_ROWS = 50_000  # documents per partition of candidate pairs (at least 2 a worker)
+VERIFY_CHUNK = 262_144  # candidate pairs verified at a time within a partition
 
 
 @dataclass(frozen=True)
@@ -161,20 +165,28 @@ class DedupStage(Stage):
         known: dict[tuple[int, int], float] = {}
         similarity = PairSimilarity(parts, [p.rows for p in parts])
         if cfg.near:
+            # candidate pairs never gather here: each band's task groups that band's keys and
+            # writes its pairs split into partitions (by first document); each partition's task
+            # merges its pairs over all bands and verifies them; only verified pairs come back
             has = np.concatenate([p.load("has_shingles") for p in parts]) & (exact_rep == g)
-            # one band per task, in parallel: memory is one uint64 per document per worker
-            pairs = unique_pairs(ctx.map(_band_pairs, list(range(bands)), parts, has))
-            candidates = len(pairs)
+            np.save(ctx.workdir / "has.npy", has)
+            pairs_dir = ctx.workdir / "pairs"
+            shutil.rmtree(pairs_dir, ignore_errors=True)
+            pairs_dir.mkdir()
+            n_parts = max(2 * ctx.executor.workers, -(-n // PAIRS_PARTITION_ROWS))
+            band_args = (parts, ctx.workdir / "has.npy", pairs_dir, n_parts)
+            ctx.map(_band_pairs, list(range(bands)), *band_args)
             clock.lap("lsh_s")
-            sim = similarity.estimate(pairs)
-            if cfg.verify == "shingles":  # exact Jaccard, except for hopeless candidates
-                hopeful = sim >= prefilter_floor(cfg.threshold, cfg.num_perm)
-                prefiltered = int((~hopeful).sum())
-                sim[hopeful] = _exact(similarity, pairs[hopeful], ctx)
-            verified = pairs[sim >= cfg.threshold]
-            known = dict(
-                zip(map(tuple, verified.tolist()), sim[sim >= cfg.threshold].tolist(), strict=True)
+            checked = ctx.map(
+                _verify_partition, list(range(n_parts)), pairs_dir, bands, similarity, cfg
             )
+            candidates = sum(c for c, _, _, _ in checked)
+            prefiltered = sum(f for _, f, _, _ in checked)
+            verified = np.concatenate([v for _, _, v, _ in checked]).reshape(-1, 2)
+            sims = np.concatenate([x for _, _, _, x in checked])
+            order = np.lexsort((verified[:, 1], verified[:, 0]))  # partition-independent order
+            verified, sims = verified[order], sims[order]
+            known = dict(zip(map(tuple, verified.tolist()), sims.tolist(), strict=True))
 
         clock.lap("verify_s")
         # imported here: workers never need scipy, and importing it costs them 0.3 s each
@@ -310,9 +322,38 @@ def _hash_shard(
     return _Part(folder, df.height)
 
 
-def _band_pairs(band: int, parts: list[_Part], has: np.ndarray) -> np.ndarray:
+def _band_pairs(band: int, parts: list[_Part], has_path: Path, folder: Path, n_parts: int) -> int:
+    """One band's candidate pairs, written as `n_parts` files by the pair's first document."""
+    has = np.load(has_path)
     keys = np.concatenate([p.load("bands", mmap=True)[:, band] for p in parts])
-    return bucket_pairs(keys[has], np.flatnonzero(has))
+    pairs = bucket_pairs(keys[has], np.flatnonzero(has))
+    part = pairs[:, 0] % n_parts
+    for k in range(n_parts):
+        np.save(folder / f"b{band:04d}-p{k:05d}.npy", pairs[part == k])
+    return len(pairs)
+
+
+def _verify_partition(
+    k: int, folder: Path, bands: int, similarity: PairSimilarity, cfg: DedupConfig
+) -> tuple[int, int, np.ndarray, np.ndarray]:
+    """A partition's distinct candidate pairs verified: (candidates, rejected by the signature
+    prefilter, verified pairs, their similarity). Bounded memory: pairs in chunks."""
+    pairs = unique_pairs([np.load(folder / f"b{b:04d}-p{k:05d}.npy") for b in range(bands)])
+    found, sims, prefiltered = [], [], 0
+    floor = prefilter_floor(cfg.threshold, cfg.num_perm)
+    for lo in range(0, len(pairs), VERIFY_CHUNK):
+        chunk = pairs[lo : lo + VERIFY_CHUNK]
+        sim = similarity.estimate(chunk)
+        if cfg.verify == "shingles":  # exact Jaccard, except for hopeless candidates
+            hopeful = sim >= floor
+            prefiltered += int((~hopeful).sum())
+            sim[hopeful] = similarity.exact(chunk[hopeful])
+        ok = sim >= cfg.threshold
+        found.append(chunk[ok])
+        sims.append(sim[ok])
+    if not found:
+        return 0, 0, np.zeros((0, 2), np.int64), np.zeros(0)
+    return len(pairs), prefiltered, np.concatenate(found), np.concatenate(sims)
 
 
 class _Clock:

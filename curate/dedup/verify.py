@@ -59,7 +59,8 @@ class PairSimilarity:
         local = pairs - self.offsets[shard]
         lo, hi, sets = np.empty_like(pairs), np.empty_like(pairs), {}
         for s in np.unique(shard).tolist():
-            sets[s] = self.parts[s].load("sets")
+            # mapped, not read: a task touches only the sets of its pairs' documents
+            sets[s] = np.asarray(self.parts[s].load("sets", mmap=True))
             bounds = self.parts[s].load("set_offsets")
             at = shard == s
             lo[at], hi[at] = bounds[local[at]], bounds[local[at] + 1]

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
+import scipy.sparse as sp
 
 from curate.dataset import ID, LABEL, TEXT, Dataset, Shard
 from curate.errors import RunError
@@ -75,8 +76,14 @@ class LabelStage(Stage):
 
         cfg: LabelConfig = self.config
         lfs = weak.parse_functions(cfg.functions, "label.functions")
-        frames = ctx.map(_read_for_labels, dataset.shards, dataset, lfs)
+        # per shard, on the executor: the functions' votes and the text features, so the text
+        # itself never travels here (at 1 GB it would be 1 GB of this process's memory)
+        features = cfg.assist or cfg.issues != "off"
+        parts = ctx.map(_read_for_labels, dataset.shards, dataset, lfs, features)
+        frames = [frame for frame, _ in parts]
         df = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+        X_all = sp.vstack([x for _, x in parts], format="csr") if features and parts else None
+        del parts, frames
         given = (
             df[LABEL]
             if LABEL in df.columns
@@ -85,7 +92,9 @@ class LabelStage(Stage):
         lf_cols = [f"label.lf.{f.name}" for f in lfs]
         classes = sorted({*given.drop_nulls().to_list(), *(f.label for f in lfs)})
         index = {c: i for i, c in enumerate(classes)}
-        gold = np.array([index.get(v, -1) if v is not None else -1 for v in given.to_list()])
+        gold = np.array(
+            [index.get(v, -1) if v is not None else -1 for v in given.to_list()], dtype=np.int64
+        )
         info: dict[str, Any] = {"classes": classes}
 
         # 1. weak supervision: both aggregators run; the better on given labels is used
@@ -107,7 +116,7 @@ class LabelStage(Stage):
         low = np.zeros(df.height, dtype=bool)
         todo = label < 0
         if cfg.assist and todo.any() and (~todo).any() and len(np.unique(label[~todo])) > 1:
-            X = li.text_features(df[TEXT])
+            X = X_all
             pred, conf = li.assist(X[~todo], label[~todo], X[todo], ctx.seed)
             ok = conf >= cfg.min_confidence
             at = np.flatnonzero(todo)
@@ -141,7 +150,7 @@ class LabelStage(Stage):
                 else {"problem": "no rows"}
             )
             if sub["problem"] is None:
-                X = li.text_features(df[TEXT]) if X is None else X
+                X = X_all
                 ids = np.flatnonzero(check)
                 present, y = np.unique(gold[check], return_inverse=True)
                 proba = li.out_of_fold_proba(
@@ -200,13 +209,19 @@ class LabelStage(Stage):
         return self._info
 
 
-def _read_for_labels(shard: Shard, dataset: Dataset, lfs: list) -> pl.DataFrame:
-    """What the global pass needs of a shard: text, label, cluster and the functions' votes."""
+def _read_for_labels(
+    shard: Shard, dataset: Dataset, lfs: list, features: bool
+) -> tuple[pl.DataFrame, sp.csr_matrix | None]:
+    """What the global pass needs of a shard: id, label, cluster, the functions' votes and (when
+    a model is trained) the text features. Features are per row, so computing them shard by
+    shard gives the same matrix as computing them on the whole dataset."""
+    from curate.label.issues import text_features
     from curate.label.weak import apply_functions
 
     df = apply_functions(dataset.read_shard(shard), lfs, TEXT)
-    keep = [c for c in (ID, TEXT, LABEL, CLUSTER) if c in df.columns]
-    return df.select(*keep, *(f"label.lf.{f.name}" for f in lfs))
+    X = text_features(df[TEXT]) if features else None
+    keep = [c for c in (ID, LABEL, CLUSTER) if c in df.columns]
+    return df.select(*keep, *(f"label.lf.{f.name}" for f in lfs)), X
 
 
 def _guard(
