@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 RUN    ?= runs/demo
 
-.PHONY: demo test lint bench-dedup bench-filter clean-runs
+.PHONY: demo test lint bench-dedup bench-filter bench-report chromium clean-runs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,17 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
 demo: $(VENV)/.installed
 	$(VENV)/bin/winnow run sample_data/recipe.toml --out $(RUN)
 	@echo "run folder: $(RUN) (one folder per stage: data/, rejected/, manifest.json; summary in $(RUN)/run.json)"
+	@echo "gate (sample_data/checks.toml): $(RUN)/gate.md, $(RUN)/gate.junit.xml"
+	@echo "report: $(RUN)/report.html (also report.json, report.md)"
 
-test: $(VENV)/.installed-dev
+# report.html is checked in headless Chromium (tests/test_report_html.py fails without it)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+
+test: $(VENV)/.installed-dev chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q
 
@@ -50,6 +59,10 @@ bench/.venv-datatrove/bin/python:
 
 bench-filter: $(VENV)/.installed-dev bench/.venv-datatrove/bin/python
 	$(PY) bench/filter.py --json bench/results-filter.json
+
+# Peak memory and throughput of `winnow report` on ~1 GB of BBC-derived text (cached in bench/.cache)
+bench-report: $(VENV)/.installed-dev
+	$(PY) bench/report_memory.py --json bench/results-report.json
 
 clean-runs:
 	rm -rf runs
