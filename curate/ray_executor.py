@@ -31,8 +31,10 @@ def _ray():
 
 class RayExecutor:
     """Tasks on the Ray cluster at `address` ("auto": the one `ray start` made on this machine),
-    or on a local cluster of `workers` CPUs started for the run and stopped after it. A process
-    already connected to Ray (e.g. a notebook or test that called `ray.init`) keeps its cluster."""
+    or on a local cluster of `workers` CPUs started for the run. The connection is made once per
+    process and kept for the next stages (starting a local cluster costs seconds); Ray closes it
+    when the process exits. A process already connected to Ray (a notebook, a test that called
+    `ray.init`) keeps its cluster."""
 
     name = "ray"
 
@@ -40,7 +42,6 @@ class RayExecutor:
         self._ray = _ray()
         self.workers = workers
         self.address = address
-        self._started = False
 
     def __enter__(self) -> RayExecutor:
         ray = self._ray
@@ -61,22 +62,17 @@ class RayExecutor:
             except (ConnectionError, RuntimeError, ValueError) as e:
                 where = self.address or "a local cluster"
                 raise RunError(f"cannot start or reach Ray at {where}: {e}") from e
-            self._started = True
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.workers = max(1, cpus)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._started:
-            self._ray.shutdown()
-            self._started = False
+        pass  # the connection serves the run's next stages too
 
     def map(self, fn: Callable[..., Any], items: Sequence[Any], args: tuple = ()) -> Iterator[Any]:
         """Yields `fn(item, *args)` for each item, in item order; at most two tasks per CPU are
         in flight, so a large item list never floods the cluster's object store."""
         ray = self._ray
-        if not ray.is_initialized():
-            self.__enter__()
         if not items:
             return
         task = ray.remote(num_cpus=1, max_retries=2)(fn)
