@@ -63,7 +63,7 @@ class RowKeys:
 
 def _row_keys(path: Path, columns: Columns, vocab: dict[str, int], is_dataset: bool) -> RowKeys:
     """Hashes of ids and texts and label codes, shard by shard: 20 bytes a row."""
-    ds = Dataset.open(path, columns if is_dataset else Columns(), check_ids=False)
+    ds = Dataset.open(path, columns if is_dataset else Columns())  # ids must be unique
     ids, content, labels = [], [], []
     for _shard, df in ds.iter_shards():
         ids.append(df["id"].hash(seed=1).to_numpy())

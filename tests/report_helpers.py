@@ -25,9 +25,9 @@ def sample_run(factory) -> Path:
 
 def report_of(factory, source: Path, key: str) -> Path:
     """Folder holding report.json/.md/.html of SOURCE, made by `winnow report --out`."""
-    key = f"report:{key}"
+    name, key = key, f"report:{key}"
     if key not in _made:
-        out = factory.mktemp(f"report-{key}") / "report"
+        out = factory.mktemp(f"report-{name}") / "report"
         res = winnow("report", source, "--out", out, "-q")
         assert res.code == 0, res.stderr
         _made[key] = out
