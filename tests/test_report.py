@@ -53,6 +53,12 @@ def test_report_of_a_run_agrees_with_manifests_and_data(run, report):
     lengths = kept["text"].str.len_chars().to_numpy()
     assert m["chars.kept"] == lengths.sum()
     assert m["chars.rejected"] == rejected["text"].str.len_chars().fill_null(0).sum()
+    assert m["stage.clean.chars.input"] == m["chars.input"]
+    assert m["stage.label.chars.kept"] == m["chars.kept"]
+    assert (
+        m["stage.dedup.chars.input"] - m["stage.dedup.chars.kept"]
+        == (m["stage.dedup.chars.rejected"])
+    )
     classes = kept["label"].value_counts()
     for c, n in classes.iter_rows():
         assert m[f"label.class_fraction.{c}"] == pytest.approx(n / kept.height)

@@ -340,6 +340,14 @@ def _assemble(
                 "chars_rejected": sum(rej.chars.values()),
             }
         )
+    # characters into and out of each stage, measured on the text as it left its last stage:
+    # what the final data keeps plus what this stage and later ones rejected
+    later = kept.chars
+    for st in reversed(stages):
+        rej = sum(rejected[st.folder].chars.values())
+        m[f"stage.{st.name}.chars.kept"] = later
+        m[f"stage.{st.name}.chars.input"] = later + rej
+        later += rej
     for reason, n in sorted(reasons.items()):
         m[f"reason.{reason}.rows"] = n
         m[f"reason.{reason}.fraction"] = _frac(n, rows_in)
