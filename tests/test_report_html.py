@@ -32,6 +32,7 @@ FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--disable-dev-shm-usage",  # containers often have a small /dev/shm
     "--remote-debugging-pipe",
 )
 EVIL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> & </td>'
