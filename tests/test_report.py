@@ -95,6 +95,11 @@ def test_report_of_a_run_agrees_with_manifests_and_data(run, report):
     assert [s["id"] for s in groups[("dedup", "near_duplicate")]["samples"]] == (
         first["id"].head(5).to_list()
     )
+    # the run's truth scorecard becomes metrics
+    for t in load(run / "run.json")["truth"]["by_noise"]:
+        assert m[f"truth.{t['noise']}.rows"] == t["rows"]
+        assert m[f"truth.{t['noise']}.rejected_fraction"] == t["rejected"] / t["rows"]
+    assert m["truth.junk.rows"] == 120
     # manifests are carried, minus wall-clock fields
     assert set(doc["manifests"]) == {s["stage"] for s in summary}
     assert "started" not in doc["manifests"]["02-dedup"]

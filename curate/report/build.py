@@ -61,6 +61,7 @@ class Source:
     kind: str  # run | stage | dataset
     stages: list[StageFolder]
     data: Path
+    truth: list[dict] | None = None  # run.json's scorecard against a truth file, if any
 
 
 def resolve_source(path: str | Path) -> Source:
@@ -86,7 +87,8 @@ def resolve_source(path: str | Path) -> Source:
             stages.append(StageFolder(folder, name, path / folder, manifest))
         if not stages:
             raise InputError("run.json lists no stages", path)
-        return Source(path, "run", stages, stages[-1].path / "data")
+        truth = run.get("truth", {}).get("by_noise") if isinstance(run.get("truth"), dict) else None
+        return Source(path, "run", stages, stages[-1].path / "data", truth)
     if path.is_dir() and (path / "data").is_dir():
         manifest = read_manifest(path)
         if manifest is not None:
@@ -382,6 +384,16 @@ def _assemble(
         for rule in sorted(rules | set(by)):
             m[f"filter.{rule}.rows"] = by.get(rule, 0)
             m[f"filter.{rule}.fraction"] = _frac(by.get(rule, 0), base)
+
+    # a run scored against a truth file: what happened to each kind of injected noise
+    for t in source.truth or []:
+        p = f"truth.{t['noise']}"
+        m[f"{p}.rows"] = t["rows"]
+        m[f"{p}.rejected"] = t["rejected"]
+        m[f"{p}.rejected_fraction"] = _frac(t["rejected"], t["rows"])
+        m[f"{p}.label_issues"] = t.get("label_issues", 0)
+        if "pairs_resolved" in t:
+            m[f"{p}.pairs_resolved_fraction"] = _frac(t["pairs_resolved"], t["rows"])
 
     # lengths of kept rows
     for stat, value in _summary(kept.length).items():
