@@ -78,12 +78,20 @@ class LabelStage(Stage):
         lfs = weak.parse_functions(cfg.functions, "label.functions")
         # per shard, on the executor: the functions' votes and the text features, so the text
         # itself never travels here (at 1 GB it would be 1 GB of this process's memory)
-        features = cfg.assist or cfg.issues != "off"
-        parts = ctx.map(_read_for_labels, dataset.shards, dataset, lfs, features)
+        # (label-error detection always needs the features; assist only if a row has no label)
+        early = cfg.issues != "off"
+        parts = ctx.map(_read_for_labels, dataset.shards, dataset, lfs, early)
         frames = [frame for frame, _ in parts]
         df = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
-        X_all = sp.vstack([x for _, x in parts], format="csr") if features and parts else None
+        X_all = sp.vstack([x for _, x in parts], format="csr") if early and parts else None
         del parts, frames
+
+        def features() -> sp.csr_matrix:
+            nonlocal X_all
+            if X_all is None:
+                X_all = sp.vstack(ctx.map(_features, dataset.shards, dataset), format="csr")
+            return X_all
+
         given = (
             df[LABEL]
             if LABEL in df.columns
@@ -116,7 +124,7 @@ class LabelStage(Stage):
         low = np.zeros(df.height, dtype=bool)
         todo = label < 0
         if cfg.assist and todo.any() and (~todo).any() and len(np.unique(label[~todo])) > 1:
-            X = X_all
+            X = features()
             pred, conf = li.assist(X[~todo], label[~todo], X[todo], ctx.seed)
             ok = conf >= cfg.min_confidence
             at = np.flatnonzero(todo)
@@ -150,7 +158,7 @@ class LabelStage(Stage):
                 else {"problem": "no rows"}
             )
             if sub["problem"] is None:
-                X = X_all
+                X = features()
                 ids = np.flatnonzero(check)
                 present, y = np.unique(gold[check], return_inverse=True)
                 proba = li.out_of_fold_proba(
@@ -222,6 +230,12 @@ def _read_for_labels(
     X = text_features(df[TEXT]) if features else None
     keep = [c for c in (ID, LABEL, CLUSTER) if c in df.columns]
     return df.select(*keep, *(f"label.lf.{f.name}" for f in lfs)), X
+
+
+def _features(shard: Shard, dataset: Dataset) -> sp.csr_matrix:
+    from curate.label.issues import text_features
+
+    return text_features(dataset.read_shard(shard)[TEXT])
 
 
 def _guard(
