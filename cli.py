@@ -65,11 +65,22 @@ Fingerprint = Annotated[
 ]
 
 
-@app.callback()
-def _root(version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False):
-    if version:
-        out.print(__version__)
+def _print_version(value: bool) -> None:
+    if value:
+        print(__version__)
         raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+):
+    """Eager --version: answered before click asks for a command."""
 
 
 def _progress(quiet: bool) -> Progress:
@@ -1215,7 +1226,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: every failure becomes one line on stderr and a documented exit code."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="winnow", standalone_mode=False)
+        # without standalone mode click returns (not raises) the code of a typer.Exit(n)
+        rc = command.main(args=argv, prog_name="winnow", standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except typer.Exit as e:  # typer.Exit is click.exceptions.Exit where click is not vendored
         sys.exit(e.exit_code)
     except typer.Abort:

@@ -168,3 +168,10 @@ def test_bad_recipe(small, tmp_path, recipe, fragment):
     path.write_text(recipe)
     assert_rejected(winnow("run", path, "--out", tmp_path / "run"), "recipe.toml", fragment)
     assert not (tmp_path / "run").exists()
+
+
+def test_version_is_answered_without_a_command():
+    from curate import __version__
+
+    r = winnow("--version")
+    assert r.code == 0 and r.stdout.strip() == __version__, r
