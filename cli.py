@@ -949,12 +949,14 @@ def diff(
 
 
 def _bar(quiet: bool, label: str):
-    """A progress bar on stderr and the (done, total) callback that moves it."""
+    """A progress bar on stderr and the (done, total) callback that moves it; the bar shows from
+    the first update on, so an input error before any work prints its one line alone."""
     progress = _progress(quiet)
     task: list = []
 
     def update(done: int, total: int) -> None:
         if not task:
+            progress.start()
             task.append(progress.add_task(label, total=total))
         progress.update(task[0], completed=done, total=total)
 
@@ -985,7 +987,7 @@ def train(
         int | None, typer.Option(help="Examples to see instead of --epochs (a fixed budget).")
     ] = None,
     lr: Annotated[float, typer.Option(help="Learning rate (0: classify 0.2, lm 0.002).")] = 0.0,
-    batch_size: Annotated[int, typer.Option(help="Batch size (0: classify 16, lm 32).")] = 0,
+    batch_size: Annotated[int, typer.Option(help="Batch size (0: 32).")] = 0,
     threads: Annotated[
         int, typer.Option(min=1, help="Torch threads; results repeat for a given count.")
     ] = 1,
@@ -1009,7 +1011,7 @@ def train(
     or, with --task lm, a byte-level causal LM; write OUT/model.safetensors, config.json,
     metrics.json (reproducible) and timing.json."""
     from curate.dataset import Columns
-    from train.trainer import TrainConfig, parse_char_ngrams, train_folder
+    from train.config import TrainConfig, parse_char_ngrams, preflight
 
     cfg = TrainConfig(
         task=task,
@@ -1030,17 +1032,16 @@ def train(
         heads=heads,
         max_seconds=max_seconds,
     )
+    columns = Columns(text_column, id_column, label_column)
+    train_df, eval_df = preflight(data, heldout, output, cfg, columns, force)
+    from train.trainer import train_folder  # torch loads only once the inputs are known good
+
     progress, update = _bar(quiet, f"train ({task})")
-    with progress:
-        result = train_folder(
-            data,
-            heldout,
-            output,
-            cfg,
-            Columns(text_column, id_column, label_column),
-            force=force,
-            progress=update,
-        )
+    try:
+        result = train_folder(train_df, eval_df, output, cfg, update)
+    finally:
+        if progress.live.is_started:
+            progress.stop()
     if as_json:
         print(json.dumps(result, indent=2))
         return
@@ -1079,7 +1080,8 @@ def predict(
     """Score a dataset with a trained classifier (no pickle: weights are safetensors); with
     labels in DATA, also print accuracy, macro-F1 and log-loss."""
     from curate.dataset import Columns
-    from train.trainer import DEVICES, predict_folder
+    from train.config import DEVICES
+    from train.trainer import predict_folder
 
     if device not in DEVICES:
         raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got '{device}'")
@@ -1132,7 +1134,7 @@ def ablate(
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Runs trained in parallel.")] = None,
     threads: Annotated[
-        int | None, typer.Option(help="Torch threads per run (default: cores / workers).")
+        int | None, typer.Option(help="Torch threads per run (default 1; 0: cores / workers).")
     ] = None,
     task: Annotated[str | None, typer.Option(help="classify (default) or lm.")] = None,
     dim: Annotated[int | None, typer.Option(help="Model width.")] = None,
@@ -1182,7 +1184,7 @@ def ablate(
         if v is not None:
             cfg.train[k] = v
     progress, update = _bar(quiet, "ablate runs")
-    with progress:
+    try:
         summary = run_ablation(
             cfg,
             output,
@@ -1190,6 +1192,9 @@ def ablate(
             force=force,
             progress=lambda done, total, _key: update(done, total),
         )
+    finally:
+        if progress.live.is_started:
+            progress.stop()
     if as_json:
         print(json.dumps(summary, indent=2, default=float))
         return
