@@ -31,6 +31,8 @@ demo: $(VENV)/.installed
 	@echo "run folder: $(RUN) (one folder per stage: data/, rejected/, manifest.json; summary in $(RUN)/run.json)"
 	@echo "gate (sample_data/checks.toml): $(RUN)/gate.md, $(RUN)/gate.junit.xml"
 	@echo "report: $(RUN)/report.html (also report.json, report.md)"
+	$(VENV)/bin/winnow ablate --config sample_data/ablate.toml --arm curated=$(RUN)/04-label --out $(RUN)/ablate --force
+	@echo "ablation (raw vs curated, equal compute): $(RUN)/ablate/summary.md, plot $(RUN)/ablate/learning_curve.png"
 
 # report.html is checked in headless Chromium (tests/test_report_html.py fails without it)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
