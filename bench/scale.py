@@ -131,17 +131,30 @@ def _kb(path: str, key: str) -> int:
         return 0
 
 
-def run_tree(cmd: list, env: dict) -> dict:
-    """Runs cmd; wall seconds and peak summed RSS / PSS (MB) of its process tree."""
+def _stage_running(run: Path) -> str:
+    try:
+        names = sorted(p.name for p in run.iterdir() if p.name.endswith(".partial"))
+    except OSError:
+        return "start"
+    return names[-1].strip(".").removesuffix(".partial") if names else "between"
+
+
+def run_tree(cmd: list, env: dict, run: Path) -> dict:
+    """Runs cmd; wall seconds and peak summed RSS / PSS (MB) of its process tree, overall and
+    per stage (the stage whose work folder exists at the time)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak_rss = peak_pss = 0
     procs = 0
+    by_stage: dict[str, list[float]] = {}
     while proc.poll() is None:
         pids = _tree(proc.pid)
         procs = max(procs, len(pids))
-        peak_rss = max(peak_rss, sum(_kb(f"/proc/{p}/status", "VmRSS:") for p in pids))
-        peak_pss = max(peak_pss, sum(_kb(f"/proc/{p}/smaps_rollup", "Pss:") for p in pids))
+        rss = sum(_kb(f"/proc/{p}/status", "VmRSS:") for p in pids)
+        pss = sum(_kb(f"/proc/{p}/smaps_rollup", "Pss:") for p in pids)
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+        at = by_stage.setdefault(_stage_running(run), [0, 0])
+        at[0], at[1] = max(at[0], rss / 1024), max(at[1], pss / 1024)
         time.sleep(0.2)
     out, err = proc.communicate()
     if proc.returncode != 0:
@@ -151,6 +164,7 @@ def run_tree(cmd: list, env: dict) -> dict:
         "peak_tree_rss_mb": peak_rss / 1024,
         "peak_tree_pss_mb": peak_pss / 1024,
         "processes": procs,
+        "peak_rss_pss_mb_by_stage": {k: [round(a), round(b)] for k, (a, b) in by_stage.items()},
         "stdout": out.decode(),
     }
 
@@ -177,7 +191,7 @@ def main() -> None:
         shutil.rmtree(out, ignore_errors=True)
         print(f"{name}: winnow run ({mb:,.0f} MB of text) ...", file=sys.stderr)
         cmd = [WINNOW, "run", recipe, "--out", out, "--json", "-q", *CONFIGS[name]]
-        r = run_tree(cmd, env)
+        r = run_tree(cmd, env, out)
         stages = json.loads(r.pop("stdout"))["stages"]
         r.update(
             config=name,
@@ -204,6 +218,10 @@ def main() -> None:
             + " | ".join(f"{x:.0f}" for x in s)
             + " |"
         )
+    print("\npeak tree RSS / PSS MB while each stage ran:")
+    for r in rows:
+        by = r["peak_rss_pss_mb_by_stage"]
+        print(f"- {r['config']}: " + ", ".join(f"{k} {a:,}/{b:,}" for k, (a, b) in by.items()))
     if args.json:
         doc = {
             "text_mb": mb,

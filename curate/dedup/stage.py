@@ -34,7 +34,7 @@ from curate.stage import Rule, ShardDecisions, Stage, StageContext
 
 KIND = "dedup.duplicate_kind"
 PAIRS_PARTITION_ROWS = 50_000  # documents per partition of candidate pairs (at least 2 a worker)
-VERIFY_CHUNK = 262_144  # candidate pairs verified at a time within a partition
+VERIFY_CHUNK = 65_536  # candidate pairs verified at a time (their shingle sets mapped, then not)
 
 
 @dataclass(frozen=True)
@@ -323,11 +323,12 @@ def _hash_shard(
 
 
 def _band_pairs(band: int, parts: list[_Part], has_path: Path, folder: Path, n_parts: int) -> int:
-    """One band's candidate pairs, written as `n_parts` files by the pair's first document."""
+    """One band's candidate pairs, written as `n_parts` files by the pair's first document (in
+    ranges of documents: a partition then reads the shingle sets of few shards for them)."""
     has = np.load(has_path)
     keys = np.concatenate([p.load("bands", mmap=True)[:, band] for p in parts])
     pairs = bucket_pairs(keys[has], np.flatnonzero(has))
-    part = pairs[:, 0] % n_parts
+    part = pairs[:, 0] * n_parts // max(1, len(has))
     for k in range(n_parts):
         np.save(folder / f"b{band:04d}-p{k:05d}.npy", pairs[part == k])
     return len(pairs)
