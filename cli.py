@@ -986,7 +986,7 @@ def train(
     examples: Annotated[
         int | None, typer.Option(help="Examples to see instead of --epochs (a fixed budget).")
     ] = None,
-    lr: Annotated[float, typer.Option(help="Learning rate (0: classify 0.2, lm 0.002).")] = 0.0,
+    lr: Annotated[float, typer.Option(help="Learning rate (0: classify 0.3, lm 0.002).")] = 0.0,
     batch_size: Annotated[int, typer.Option(help="Batch size (0: 32).")] = 0,
     threads: Annotated[
         int, typer.Option(min=1, help="Torch threads; results repeat for a given count.")

@@ -465,3 +465,79 @@ def build_sample_folder(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return {"output": str(out), **summary}
+
+
+# --- the noisy BBC ablation corpus (bench/train.py): raw training rows with every kind of noise,
+# and a clean held-out split. BBC copyright: build it into a scratch folder, never commit it.
+NOISY_HELDOUT = 0.2
+NOISY_COUNTS = {"exact": 0.10, "near": 0.10, "junk": 0.05, "other_language": 0.05}
+NOISY_FLIP = 0.20
+
+
+def build_bbc_noisy(out_dir: Path, seed: int = 0) -> dict:
+    """`out_dir/heldout/` (20% of the articles after exact dedup, stratified by label, clean) and
+    `out_dir/raw/` (the other 80% with 20% of their labels flipped, plus exact copies, near
+    duplicates, junk and other-language rows as fractions of them, labels drawn at random),
+    with raw/truth.csv saying which row got which noise."""
+    rng = random.Random(seed)
+    seen, docs = set(), []
+    for doc_id, label, text in read_bbc():
+        key = " ".join(text.split())
+        if key not in seen:  # exact dedup before the split: no article on both sides
+            seen.add(key)
+            docs.append((doc_id, label, text))
+    classes = sorted({label for _, label, _ in docs})
+    held, pool = [], []
+    for c in classes:
+        rows = [d for d in docs if d[1] == c]
+        rng.shuffle(rows)
+        k = round(NOISY_HELDOUT * len(rows))
+        held += rows[:k]
+        pool += rows[k:]
+    held.sort()
+    pool.sort()
+    (out_dir / "heldout").mkdir(parents=True, exist_ok=True)
+    pq.write_table(
+        pa.table([[d[0] for d in held], [d[2] for d in held], [d[1] for d in held]], schema=SCHEMA),
+        out_dir / "heldout" / "part-00000.parquet",
+        compression="zstd",
+    )
+    rows = [_Row(text, "none", label, label) for _, label, text in pool]
+    ids = [doc_id for doc_id, _, _ in pool]
+    for row in rng.sample(rows, round(NOISY_FLIP * len(rows))):
+        row.noise = "flipped_label"
+        row.given_label = rng.choice([c for c in classes if c != row.true_label])
+    n = len(pool)
+    for k in range(round(NOISY_COUNTS["exact"] * n)):
+        src = rng.randrange(n)
+        r = rows[src]
+        rows.append(_Row(r.text, "exact_duplicate", r.true_label, r.given_label, "", src))
+        ids.append(f"{ids[src]}.exact{k}")
+    for k in range(round(NOISY_COUNTS["near"] * n)):
+        src = rng.randrange(n)
+        r = rows[src]
+        rate = rng.choice(BBC_EDIT_RATES[:3])
+        text, edits = edit_words(r.text, rate, rng)
+        rows.append(
+            _Row(text, "near_duplicate", r.true_label, r.given_label, f"edits={edits}", src)
+        )
+        ids.append(f"{ids[src]}.near{k}")
+    kinds = sorted(JUNK_COUNTS)
+    n_junk = round(NOISY_COUNTS["junk"] * n)
+    for k, kind in enumerate(kinds):
+        texts = _distinct(kind, n_junk // len(kinds) + (k < n_junk % len(kinds)), rng)
+        for t in texts:
+            rows.append(_Row(t, "junk", "", rng.choice(classes), kind))
+            ids.append(f"junk/{len(ids)}")
+    lines = _read_resource("chatterbot_multilingual.tsv.gz")
+    for lang, text in rng.sample(lines, round(NOISY_COUNTS["other_language"] * n)):
+        rows.append(_Row(text, "other_language", "", rng.choice(classes), lang))
+        ids.append(f"lang/{len(ids)}")
+    order = rng.sample(range(len(rows)), len(rows))
+    position = {r: p for p, r in enumerate(order)}
+    shuffled = [rows[r] for r in order]
+    for row in shuffled:
+        if row.source is not None:
+            row.source = position[row.source]
+    summary = _write(out_dir / "raw", [ids[r] for r in order], shuffled, shards=4)
+    return {"heldout": len(held), "raw": summary}

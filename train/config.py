@@ -31,7 +31,7 @@ class TrainConfig:
     char_ngrams: tuple[int, int] | None = None  # e.g. (3, 5): byte n-grams too
     epochs: float = 5.0  # passes over the training set (classify)
     examples: int | None = None  # examples to see instead of epochs (equal-compute budgets)
-    lr: float = 0.0  # 0: the task's default (classify 0.5, lm 0.002)
+    lr: float = 0.0  # 0: the task's default (classify 0.3, lm 0.002)
     batch_size: int = 0  # 0: the default, 32
     threads: int = 1  # torch threads; metrics are reproducible for a given thread count
     device: str = "auto"  # auto (cuda when available), cpu, cuda
@@ -75,7 +75,7 @@ class TrainConfig:
         return replace(
             self,
             dim=self.dim or (128 if lm else 64),
-            lr=self.lr or (0.002 if lm else 0.2),
+            lr=self.lr or (0.002 if lm else 0.3),
             batch_size=self.batch_size or 32,
         )
 
