@@ -113,6 +113,9 @@ class _Part:
     def load(self, name: str, mmap: bool = False) -> np.ndarray:
         return np.load(self.folder / f"{name}.npy", mmap_mode="r" if mmap else None)
 
+    def path(self, name: str) -> Path:
+        return self.folder / f"{name}.npy"
+
 
 class DedupStage(Stage):
     name = "dedup"

@@ -8,6 +8,8 @@ pair costs one binary-search merge.
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -15,6 +17,8 @@ import numpy as np
 
 class ShardFiles(Protocol):
     def load(self, name: str, mmap: bool = False) -> np.ndarray: ...
+
+    def path(self, name: str) -> Path: ...
 
 
 def prefilter_floor(threshold: float, num_perm: int, sigmas: float = 4.5) -> float:
@@ -55,18 +59,13 @@ class PairSimilarity:
         out = np.empty(len(pairs))
         if len(pairs) == 0:
             return out
-        shard = np.searchsorted(self.offsets, pairs, side="right") - 1
-        local = pairs - self.offsets[shard]
-        lo, hi, sets = np.empty_like(pairs), np.empty_like(pairs), {}
-        for s in np.unique(shard).tolist():
-            # mapped, not read: a task touches only the sets of its pairs' documents
-            sets[s] = np.asarray(self.parts[s].load("sets", mmap=True))
-            bounds = self.parts[s].load("set_offsets")
-            at = shard == s
-            lo[at], hi[at] = bounds[local[at]], bounds[local[at] + 1]
-        rows = zip(shard.tolist(), lo.tolist(), hi.tolist(), strict=True)
-        for k, ((sa, sb), (la, lb), (ha, hb)) in enumerate(rows):
-            x, y = sets[sa][la:ha], sets[sb][lb:hb]
+        # each document's set read once, by itself (pread): memory is this batch's sets, never
+        # whole files (mapping them made every worker resident in all of them at 1 GB)
+        docs, inverse = np.unique(pairs, return_inverse=True)
+        inverse = inverse.reshape(pairs.shape)
+        sets = self._read_sets(docs)
+        for k, (ia, ib) in enumerate(inverse.tolist()):
+            x, y = sets[ia], sets[ib]
             if len(x) > len(y):
                 x, y = y, x
             if len(y) == 0:
@@ -76,6 +75,25 @@ class PairSimilarity:
             at[at == len(y)] = 0
             inter = int(np.count_nonzero(y[at] == x))
             out[k] = inter / (len(x) + len(y) - inter)
+        return out
+
+    def _read_sets(self, docs: np.ndarray) -> list[np.ndarray]:
+        """The shingle sets of sorted global document ids, in that order."""
+        out: list[np.ndarray] = []
+        for s, _, local in self._by_shard(docs):
+            bounds = self.parts[s].load("set_offsets")
+            with open(self.parts[s].path("sets"), "rb") as fh:
+                major, _ = np.lib.format.read_magic(fh)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if major == 1
+                    else np.lib.format.read_array_header_2_0
+                )
+                _, _, dtype = read_header(fh)
+                start, item, fd = fh.tell(), dtype.itemsize, fh.fileno()
+                for lo, hi in zip(bounds[local].tolist(), bounds[local + 1].tolist(), strict=True):
+                    raw = os.pread(fd, (hi - lo) * item, start + lo * item)
+                    out.append(np.frombuffer(raw, dtype=dtype))
         return out
 
 
