@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from curate import __version__
 from curate.dataset import ID, LABEL, TEXT, Columns
 from curate.errors import ConfigError, OutputError, RunError
 from train import stats
@@ -307,7 +308,10 @@ def _fingerprint(cfg: AblateConfig, columns: Columns) -> str:
             ]
     blob = json.dumps(
         {
-            "config": {**asdict(cfg), "workers": 0, "threads": 0},
+            "config": {**asdict(cfg), "workers": 0},  # workers never change a result
+            # the model as resolved: a change of defaults is a change of settings
+            "model": asdict(cfg.train_config().with_defaults()),
+            "version": __version__,
             "inputs": inputs,
             "columns": columns.as_dict(),
         },
@@ -422,6 +426,7 @@ def report(cfg: AblateConfig, out: Path, lines: list[dict], overlap: dict) -> di
                 "examples_seen": rs[0]["examples_seen"],
                 "seeds": len(rs),
                 **ci,
+                "values": [r[metric] for r in sorted(rs, key=lambda r: r["seed"])],
             }
         )
 
@@ -522,6 +527,11 @@ def learning_curve(cfg: AblateConfig, table: list[dict], path: Path, metric: str
             x = [t["size"] for t in pts]
             mean = np.array([t["mean"] for t in pts])
             line = ax.plot(x, mean, marker="o", label=f"{arm} (mean of {pts[0]['seeds']} seeds)")[0]
+            ax.scatter(
+                [t["size"] for t in pts for _ in t["values"]],
+                [v for t in pts for v in t["values"]],
+                s=10, alpha=0.5, color=line.get_color(), label=f"{arm}: one seed",
+            )  # fmt: skip
             ax.fill_between(
                 x,
                 [t["lo"] for t in pts],

@@ -26,11 +26,15 @@ class BagClassifier(nn.Module):
 
     def __init__(self, buckets: int, dim: int, classes: int, init_scale: float = 0.1):
         super().__init__()
-        self.embedding = nn.EmbeddingBag(buckets, dim, mode="sum")
+        # The n-gram table starts at zero (torch.zeros: a memset, where drawing 64M random
+        # numbers takes a second) and the output layer small and random: fastText's choice
+        # mirrored, so that the first step already moves the rows it touches.
+        self.embedding = nn.EmbeddingBag(
+            buckets, dim, mode="sum", _weight=torch.zeros(buckets, dim)
+        )
         self.linear = nn.Linear(dim, classes)
         self.register_buffer("idf", torch.ones(buckets))
-        nn.init.normal_(self.embedding.weight, 0.0, init_scale)
-        nn.init.zeros_(self.linear.weight)
+        nn.init.normal_(self.linear.weight, 0.0, init_scale)
         nn.init.zeros_(self.linear.bias)
 
     def forward(
