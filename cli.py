@@ -1200,6 +1200,7 @@ def ablate(
         return
     m = summary["metric"]
     scale = 100.0 if m == "accuracy" else 1.0
+    dp = 2 if m == "accuracy" else 4  # decimals: points of accuracy, or nats
     table = Table(show_edge=False, title=f"held-out {m} (mean over seeds, 95% interval)")
     for col in ("budget", "arm", "rows", "examples seen", "mean", "95% interval", "std"):
         table.add_column(col, justify="left" if col in ("budget", "arm") else "right")
@@ -1209,9 +1210,9 @@ def ablate(
             t["arm"],
             f"{t['size']:,}",
             f"{t['examples_seen']:,}",
-            f"{t['mean'] * scale:.2f}",
-            f"{t['lo'] * scale:.2f} .. {t['hi'] * scale:.2f}",
-            f"{t['std'] * scale:.2f}",
+            f"{t['mean'] * scale:.{dp}f}",
+            f"{t['lo'] * scale:.{dp}f} .. {t['hi'] * scale:.{dp}f}",
+            f"{t['std'] * scale:.{dp}f}",
         )
     out.print(table)
     for arm_name, r in summary["overlap"]["arms"].items():

@@ -574,6 +574,7 @@ def _markdown(cfg: AblateConfig, s: dict) -> str:
             f"{r['removed']:,} | {r['rows_after']:,} |"
         )
     unit = " (points)" if scale == 100 else ""
+    dp = 2 if scale == 100 else 4  # decimals: points of accuracy, or nats
     lines += [
         "",
         f"## Held-out {m}{unit}: mean over seeds, 95% interval, seed spread (std)",
@@ -584,8 +585,8 @@ def _markdown(cfg: AblateConfig, s: dict) -> str:
     for t in s["table"]:
         lines.append(
             f"| {t['budget']} | {t['arm']} | {t['size']:,} | {t['examples_seen']:,} | "
-            f"{t['seeds']} | {t['mean'] * scale:.2f} | {t['lo'] * scale:.2f} .. "
-            f"{t['hi'] * scale:.2f} | {t['std'] * scale:.2f} |"
+            f"{t['seeds']} | {t['mean'] * scale:.{dp}f} | {t['lo'] * scale:.{dp}f} .. "
+            f"{t['hi'] * scale:.{dp}f} | {t['std'] * scale:.{dp}f} |"
         )
     lines += ["", "## Comparisons (full arms, paired over the same held-out items)", ""]
     for c in s["comparisons"]:
@@ -595,8 +596,8 @@ def _markdown(cfg: AblateConfig, s: dict) -> str:
             f"{c['reference']} ({c['reference_rows']:,} rows): {v['sentence']}."
         )
         lines.append(
-            f"  Difference {b['diff'] * scale:+.2f}, paired bootstrap 95% interval "
-            f"{b['lo'] * scale:+.2f} .. {b['hi'] * scale:+.2f}, p = {b['p']:.3g}"
+            f"  Difference {b['diff'] * scale:+.{dp}f}, paired bootstrap 95% interval "
+            f"{b['lo'] * scale:+.{dp}f} .. {b['hi'] * scale:+.{dp}f}, p = {b['p']:.3g}"
             + (
                 f"; McNemar (seed 0): {c['mcnemar_seed0']['only_a']} items only {c['candidate']} "
                 f"gets right, {c['mcnemar_seed0']['only_b']} only {c['reference']}, "

@@ -90,10 +90,12 @@ def verdict(
     spread = max(c["std"], r["std"])
     scale = 100.0 if metric in ("accuracy", "macro_f1") else 1.0
     unit = " points" if scale == 100.0 else ""
-    amount = f"{abs(diff) * scale:.2f}{unit} {metric}"
+    dp = 2 if scale == 100.0 else 4
+    amount = f"{abs(diff) * scale:.{dp}f}{unit} {metric}"
     if abs(diff) <= NOISE_SPREADS * spread:  # (a zero difference is noise, even unspread)
         kind = "noise"
-        why = f"the difference ({amount}) is less than twice the seed spread ({spread * scale:.2f})"
+        twice = f"twice the seed spread ({spread * scale:.{dp}f})"
+        why = f"the difference ({amount}) is less than {twice}"
     elif p >= ALPHA:
         kind = "noise"
         why = f"the paired test does not find the difference ({amount}, p = {p:.3g})"
