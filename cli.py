@@ -1080,11 +1080,13 @@ def predict(
     """Score a dataset with a trained classifier (no pickle: weights are safetensors); with
     labels in DATA, also print accuracy, macro-F1 and log-loss."""
     from curate.dataset import Columns
-    from train.config import DEVICES
-    from train.trainer import predict_folder
+    from train.config import DEVICES, check_safetensors
 
     if device not in DEVICES:
         raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got '{device}'")
+    if (model / "model.safetensors").is_file():  # before torch loads: a pickle is refused
+        check_safetensors(model / "model.safetensors")
+    from train.trainer import predict_folder
     summary = predict_folder(
         model, data, output, Columns(text_column, id_column, label_column), device, threads
     )

@@ -141,3 +141,21 @@ def _check_out(out: Path, force: bool, inputs: tuple[Path, ...]) -> None:
             raise OutputError("exists (an earlier train run); pass --force to replace it", out)
     if not out.parent.exists():
         raise OutputError("parent folder of the output does not exist", out)
+
+
+def check_safetensors(path: Path) -> None:
+    """Refuses anything but a safetensors file (8-byte header length, then a JSON header) before
+    torch is even loaded: a pickled checkpoint renamed .safetensors is never unpickled."""
+    import json
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            size = struct.unpack("<Q", head)[0] if len(head) == 8 else -1
+            ok = 0 < size <= min(path.stat().st_size - 8, 100 << 20)
+            header = json.loads(f.read(size)) if ok else None
+    except (OSError, ValueError, UnicodeDecodeError):
+        header = None
+    if not isinstance(header, dict):
+        raise InputError("not a safetensors file; pickled weights are refused", path)

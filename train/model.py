@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from curate.errors import InputError
+from train.config import check_safetensors
 
 MODEL_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 FORMAT = "winnow-model/1"
@@ -117,6 +118,7 @@ def load(folder: Path, device: str = "cpu") -> tuple[nn.Module, dict]:
         raise InputError(f"unreadable model config ({e})", folder / CONFIG_FILE) from e
     if config.get("format") != FORMAT:
         raise InputError(f"model format is not {FORMAT}", folder / CONFIG_FILE)
+    check_safetensors(folder / MODEL_FILE)
     try:
         tensors = load_file(str(folder / MODEL_FILE), device="cpu")
     except (SafetensorError, OSError, ValueError) as e:
