@@ -19,6 +19,7 @@ BBC text is copyright: everything derived from it goes to bench/.cache/ (git-ign
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import re
@@ -197,6 +198,42 @@ def _fasttext(train, test, repeats):
     return pred, res["seconds"]
 
 
+def bench_features(repeats: int) -> dict:
+    """winnow's featuriser (numpy over the Arrow buffer) vs the same features built by a Python
+    loop per token (lower, split on non-word characters, hash each unigram and bigram)."""
+    import polars as pl
+    import xxhash
+
+    from curate.sample import read_bbc
+    from train.features import FeatureConfig, featurize
+
+    texts = [d[2] for d in read_bbc()]
+    series = pl.Series(texts)
+    mb = sum(len(t.encode()) for t in texts) / 1e6
+    word = re.compile(r"\w+")
+
+    def loop(texts, buckets=1 << 20):
+        out = []
+        for t in texts:
+            words = word.findall(t.lower())
+            grams = words + [a + " " + b for a, b in itertools.pairwise(words)]
+            out.append([xxhash.xxh3_64_intdigest(g.encode()) % buckets for g in grams])
+        return out
+
+    times = {"winnow": [], "loop": []}
+    for _ in range(repeats):
+        t = time.perf_counter()
+        idx, _off = featurize(series, FeatureConfig())
+        times["winnow"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        n_loop = sum(map(len, loop(texts)))
+        times["loop"].append(time.perf_counter() - t)
+    w, lp = statistics.median(times["winnow"]), statistics.median(times["loop"])
+    return {"docs": len(texts), "mb": round(mb, 2), "features": len(idx),
+            "features_loop": n_loop, "winnow_seconds": round(w, 3), "loop_seconds": round(lp, 3),
+            "winnow_mb_per_s": round(mb / w, 1), "speedup": round(lp / w, 2)}  # fmt: skip
+
+
 def bench_ablation(workers: int) -> dict:
     from curate.sample import build_bbc_noisy
 
@@ -287,7 +324,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--lm-seconds", type=float, default=180.0)
     ap.add_argument("--lm-bytes", type=int, default=1_000_000)
-    ap.add_argument("--skip", default="", help="comma-separated: classify, ablation, lm")
+    ap.add_argument("--skip", default="", help="comma-separated: classify, features, ablation, lm")
     ap.add_argument("--json", type=Path, help="write all figures here")
     args = ap.parse_args()
     skip = set(args.skip.split(","))
@@ -308,6 +345,14 @@ def main() -> None:
         print(
             f"\ntargets: accuracy >= TF-IDF - 0.5 points: {'met' if acc_ok else 'NOT met'}; "
             f"train time <= TF-IDF: {'met' if w['seconds'] <= tf['seconds'] else 'NOT met'}"
+        )
+    if "features" not in skip:
+        f = bench_features(args.repeats)
+        results["features"] = f
+        print(
+            f"\nfeaturise {f['docs']:,} articles ({f['mb']} MB, {f['features']:,} word 1-2-grams): "
+            f"winnow {f['winnow_seconds']} s ({f['winnow_mb_per_s']} MB/s), Python loop per token "
+            f"{f['loop_seconds']} s: {f['speedup']}x"
         )
     if "ablation" not in skip:
         a = bench_ablation(args.workers)
