@@ -1087,6 +1087,7 @@ def predict(
     if (model / "model.safetensors").is_file():  # before torch loads: a pickle is refused
         check_safetensors(model / "model.safetensors")
     from train.trainer import predict_folder
+
     summary = predict_folder(
         model, data, output, Columns(text_column, id_column, label_column), device, threads
     )
