@@ -212,7 +212,11 @@ class Rejected:
             return
         self.rows.add(df, signals=False)
         lens = df.select(pl.col("reason"), pl.col("text").str.len_chars().fill_null(0).alias("n"))
-        agg = lens.group_by("reason").agg(pl.len().alias("rows"), pl.col("n").sum().alias("n"))
+        agg = (
+            lens.group_by("reason")
+            .agg(pl.len().alias("rows"), pl.col("n").sum().alias("n"))
+            .sort("reason")
+        )
         for reason, rows, n in agg.iter_rows():
             self.by_reason.add({reason: rows})
             self.chars.add({reason: n})
@@ -408,7 +412,7 @@ def _assemble(
     # labels: distribution and balance of kept rows; issues over every row that got a verdict
     m["label.coverage"] = _frac(sum(kept.labels.values()), kept.rows) if kept.has_label else None
     if kept.labels:
-        counts = np.array(list(kept.labels.values()), dtype=np.float64)
+        counts = np.array([n for _, n in sorted(kept.labels.items())], dtype=np.float64)
         total = counts.sum()
         m["label.classes"] = len(counts)
         for c, n in sorted(kept.labels.items()):

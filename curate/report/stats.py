@@ -123,7 +123,9 @@ class Counts(dict):
     """Category -> count; `add` takes a polars value_counts frame or a mapping."""
 
     def add(self, mapping: dict) -> None:
-        for k, v in mapping.items():
+        # value_counts come in hash order: insert in name order, so every sum over the
+        # values (floats: entropy) adds in the same order on every run
+        for k, v in sorted(mapping.items(), key=lambda kv: str(kv[0])):
             self[k] = self.get(k, 0) + int(v)
 
     def sorted(self) -> dict:
