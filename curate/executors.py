@@ -72,7 +72,10 @@ class LocalExecutor:
             # Each worker is one core's worth of work: its polars runs single-threaded.
             os.environ.setdefault("POLARS_MAX_THREADS", "1")
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers - 1, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self.workers - 1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_die_with_parent,
+                initargs=(os.getpid(),),
             )
         pending = deque(range(len(items)))
         results: dict[int, Any] = {}
@@ -97,3 +100,18 @@ class LocalExecutor:
         finally:
             for f in inflight:
                 f.cancel()
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker whose parent is killed (kill -9 never lets the pool shut down) would wait on its
+    queue forever: on Linux the kernel sends it SIGKILL when the parent dies."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the worker lingers until its queue breaks
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
