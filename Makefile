@@ -43,7 +43,7 @@ chromium:
 
 test: $(VENV)/.installed-dev chromium
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile  # files spread over two processes; a file's tests share one
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
