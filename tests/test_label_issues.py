@@ -13,14 +13,24 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from sklearn.linear_model import SGDClassifier
+from sklearn.preprocessing import normalize
 
 from curate.label.issues import (
+    DEFAULT_ALPHA,
+    EPOCHS,
+    _compact,
+    _idf,
+    _weight_in_place,
     assist,
     class_losses,
+    compact,
     encode_labels,
     find_issues,
+    fit_sample,
     fold_report,
     out_of_fold_proba,
+    sample_proba,
     text_features,
 )
 from curate.sample import read_bbc
@@ -265,3 +275,82 @@ def test_class_losses():
     labels = np.array([0, 0, 0, 0, 1, 1, 3])
     lost = np.array([1, 1, 1, 0, 0, 1, 0], dtype=bool)
     assert class_losses(labels, lost) == {0: 0.75, 1: 0.5, 3: 0.0}
+
+
+# ---- bounded fitting --------------------------------------------------------------------------
+
+
+def test_fit_sample_is_stratified_whole_groups_and_order_free():
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 3000, 5000)  # many small groups, label-pure
+    group_label = np.concatenate([np.zeros(2000), np.ones(700), np.full(301, 2)]).astype(int)
+    labels = group_label[groups]
+    keys = [f"g{g}" for g in groups]
+    pick = fit_sample(labels, keys, 1000, folds=5, seed=0)
+    assert np.array_equal(pick, np.sort(pick)) and len(np.unique(pick)) == len(pick)
+    assert 900 <= len(pick) <= 1000
+    # stratified: each class's share of the sample is its share of the rows, within a group
+    share = np.bincount(labels[pick], minlength=3) / len(pick)
+    np.testing.assert_allclose(share, np.bincount(labels) / len(labels), atol=0.02)
+    # whole groups: a group is in or out
+    inside, picked = set(groups[pick].tolist()), set(pick.tolist())
+    assert all((g in inside) == (i in picked) for i, g in enumerate(groups))
+    # the rows and the seed decide, not their order
+    perm = rng.permutation(len(labels))
+    again = fit_sample(labels[perm], [keys[i] for i in perm], 1000, folds=5, seed=0)
+    assert sorted(perm[again].tolist()) == pick.tolist()
+    assert not np.array_equal(fit_sample(labels, keys, 1000, folds=5, seed=1), pick)
+    # at most fit_rows rows: all of them; a tiny class still fills its folds
+    assert np.array_equal(fit_sample(labels, keys, 5000, seed=0), np.arange(5000))
+    tiny = np.array([0] * 990 + [1] * 10)
+    few = fit_sample(tiny, [str(i) for i in range(1000)], 100, folds=5, seed=0)
+    assert (tiny[few] == 1).sum() == 5
+
+
+def test_sample_model_scores_rows_out_of_sample(bbc_subset):
+    X, truth, noisy, _ = bbc_subset
+    inside = np.arange(len(truth)) % 4 != 0  # the rows are in class order: every 4th is out
+    Xs, used = compact(X[inside])
+    proba_s, fitted = sample_proba(Xs, used, noisy[inside], None, 5, seed=0)
+    assert proba_s.shape == (300, 5)
+    np.testing.assert_allclose(proba_s.sum(axis=1), 1.0)
+    rest = fitted.predict_proba(X[~inside])
+    assert rest.shape == (100, 5) and (rest.argmax(axis=1) == truth[~inside]).mean() > 0.85
+    # features the sample never used are ignored, not an error
+    assert fitted.predict_proba(sp.csr_matrix(([1.0], ([0], [2**20 - 1])), (1, 2**20))).shape == (
+        1,
+        5,
+    )
+
+
+def _reference_fit_predict(X_train, y, X_test, n_classes, seed, alpha):
+    """The fit before it was made to work in place (three copies of the training rows): the
+    in-place one must give the same bits, so outputs below fit_rows did not change."""
+    out = np.zeros((X_test.shape[0], n_classes), dtype=np.float64)
+    w = sp.diags(_idf(X_train))
+    X_train, X_test = normalize(X_train @ w), normalize(X_test @ w)
+    model = SGDClassifier(
+        loss="log_loss", alpha=alpha, max_iter=EPOCHS, tol=None, random_state=seed
+    )
+    model.fit(X_train, y)
+    out[:, model.classes_] = model.predict_proba(X_test)
+    return out
+
+
+def test_in_place_fit_gives_the_same_bits_as_the_copies(bbc_subset):
+    X, _, noisy, _ = bbc_subset
+    Xc = _compact(X)
+    idf = _idf(Xc[:300])
+    want = normalize(Xc[:300] @ sp.diags(idf))
+    got = _weight_in_place(Xc[:300], idf)
+    assert np.array_equal(want.indptr, got.indptr) and np.array_equal(want.indices, got.indices)
+    assert want.data.tobytes() == got.data.tobytes()
+    fold = fold_report(noisy, None, 5, seed=0)["assignment"]
+    want = np.zeros((len(noisy), 5))
+    for k in range(5):
+        tr, te = fold != k, fold == k
+        want[te] = _reference_fit_predict(Xc[tr], noisy[tr], Xc[te], 5, 0, DEFAULT_ALPHA)
+    assert out_of_fold_proba(X, noisy, None, 5, seed=0).tobytes() == want.tobytes()
+    # the sample path's out-of-fold part is the same computation
+    Xs, used = compact(X.copy())
+    assert sample_proba(Xs, used, noisy, None, 5, seed=0)[0].tobytes() == want.tobytes()

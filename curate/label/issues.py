@@ -223,10 +223,21 @@ def _mixed_groups(labels: np.ndarray, group_ids: np.ndarray, n_groups: int) -> i
 
 def _compact(X: sp.spmatrix) -> sp.csr_matrix:
     """Drops the hashed columns no row uses (their weights would stay 0): the models then carry
-    classes x used-columns weights, not classes x 2**20."""
+    classes x used-columns weights, not classes x 2**20. X is left as it is (the result shares
+    its data; see `compact` for the in-place form that also says which columns were kept)."""
     X = sp.csr_matrix(X)
-    used, inverse = np.unique(X.indices, return_inverse=True)
-    return sp.csr_matrix((X.data, inverse.ravel(), X.indptr), shape=(X.shape[0], len(used)))
+    used, remap = _used_columns(X)
+    # remap[j] is j's rank among the used columns: np.unique's inverse, without its sort
+    indices = np.empty_like(X.indices)
+    for i in range(0, X.nnz, CHUNK):
+        indices[i : i + CHUNK] = remap[X.indices[i : i + CHUNK]]
+    return sp.csr_matrix((X.data, indices, X.indptr), shape=(X.shape[0], len(used)))
+
+
+def _used_columns(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """The columns X uses (ascending) and, for every column, its rank among them."""
+    in_use = np.bincount(X.indices, minlength=X.shape[1]) > 0
+    return np.flatnonzero(in_use), (np.cumsum(in_use) - 1).astype(X.indices.dtype)
 
 
 def _idf(X_train: sp.csr_matrix) -> np.ndarray:
@@ -237,6 +248,100 @@ def _idf(X_train: sp.csr_matrix) -> np.ndarray:
     return np.where(df > 0, np.log((1 + n) / (1 + df)) + 1.0, 0.0)
 
 
+# Entries per step of the in-place passes over a feature matrix: bounds their temporaries.
+CHUNK = 1 << 22
+
+
+class Fitted:
+    """A model fitted on compacted rows (see `_compact`): its idf, its classifier (None when the
+    rows had one class only), and the hashed columns it knows (`used`, when it is to score rows
+    of `text_features` elsewhere, e.g. shard by shard on a worker)."""
+
+    def __init__(
+        self,
+        X_train: sp.csr_matrix,
+        y: np.ndarray,
+        n_classes: int,
+        seed: int,
+        alpha: float,
+        used: np.ndarray | None = None,
+    ):
+        """Fits on X_train, which it rewrites in place (idf-weighted, l2-normalised): pass a
+        matrix nothing else needs (a fancy-indexed or sliced copy, or one's last use)."""
+        self.n_classes, self.used = n_classes, used
+        self.model: SGDClassifier | None = None
+        seen = np.unique(y)
+        self.only = int(seen[0]) if len(seen) == 1 else None
+        self.idf = _idf(X_train)
+        if self.only is not None:  # nothing to discriminate: all mass on the only class seen
+            return
+        X_train = _weight_in_place(X_train, self.idf)
+        # tol=None: exactly EPOCHS passes, so the result never hinges on a convergence test
+        self.model = SGDClassifier(
+            loss="log_loss", alpha=alpha, max_iter=EPOCHS, tol=None, random_state=seed
+        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=ConvergenceWarning)
+            self.model.fit(X_train, y)
+
+    def predict_compacted(self, X_test: sp.csr_matrix) -> np.ndarray:
+        """Probabilities (rows of X_test, compacted as the training rows, x n_classes); classes
+        absent from the training labels get 0."""
+        out = np.zeros((X_test.shape[0], self.n_classes), dtype=np.float64)
+        if X_test.shape[0] == 0:
+            return out
+        if self.only is not None:
+            out[:, self.only] = 1.0
+            return out
+        assert self.model is not None
+        out[:, self.model.classes_] = self.model.predict_proba(
+            normalize(X_test @ sp.diags(self.idf))
+        )
+        return out
+
+    def predict_proba(self, X: sp.spmatrix) -> np.ndarray:
+        """Probabilities for rows of `text_features` (needs `used`): hashed columns the fitted
+        rows never used are dropped (their idf would be 0)."""
+        assert self.used is not None, "fitted without the hashed columns it uses"
+        X = sp.csr_matrix(X)
+        if len(self.used) == 0:  # the fitted rows had no features at all
+            pos = np.zeros(X.nnz, dtype=np.int64)
+            keep = np.zeros(X.nnz, dtype=bool)
+        else:
+            pos = np.minimum(np.searchsorted(self.used, X.indices), len(self.used) - 1)
+            keep = self.used[pos] == X.indices
+        indptr = np.concatenate([[0], np.cumsum(keep)])[X.indptr]
+        shape = (X.shape[0], len(self.used))
+        return self.predict_compacted(sp.csr_matrix((X.data[keep], pos[keep], indptr), shape))
+
+
+def _weight_in_place(X: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+    """`normalize(X @ sp.diags(idf))` in X's own arrays, bit for bit.
+
+    The product would be a second copy of the training rows (then normalize a third). Its
+    entries are x * idf (no sums: one diagonal entry per column) and scipy's sparse product
+    leaves each row's entries in reverse order, which the normalisation and the SGD passes then
+    sum in: so the rows are reversed here too, a block of rows at a time. Every training column
+    has idf >= 1 (it is used), so the product drops no zeros.
+    """
+    ip = X.indptr.astype(np.int64)
+    r, n = 0, X.shape[0]
+    while r < n:
+        e = min(n, max(r + 1, int(np.searchsorted(ip, ip[r] + CHUNK, side="right")) - 1))
+        a, b = ip[r], ip[e]
+        if b > a:
+            lengths = np.diff(ip[r : e + 1])
+            # entry p of a row [s, t) takes the one at s + t - 1 - p
+            src = np.repeat(ip[r:e] + ip[r + 1 : e + 1] - 1 - 2 * a, lengths) - np.arange(b - a)
+            cols = X.indices[a:b][src]
+            X.data[a:b] = X.data[a:b][src] * idf[cols]
+            X.indices[a:b] = cols
+        r = e
+    X.has_sorted_indices = False
+    X.has_canonical_format = False
+    return normalize(X, copy=False)
+
+
 def _fit_predict(
     X_train: sp.csr_matrix,
     y: np.ndarray,
@@ -245,25 +350,11 @@ def _fit_predict(
     seed: int,
     alpha: float,
 ) -> np.ndarray:
-    """Probabilities (rows of X_test x n_classes); classes absent from y get 0."""
-    out = np.zeros((X_test.shape[0], n_classes), dtype=np.float64)
-    seen = np.unique(y)
+    """Probabilities (rows of X_test x n_classes); classes absent from y get 0. X_train is
+    rewritten in place (see `Fitted`)."""
     if X_test.shape[0] == 0:  # an empty fold (possible with a few big groups)
-        return out
-    if len(seen) == 1:  # nothing to discriminate: all mass on the only class seen
-        out[:, seen[0]] = 1.0
-        return out
-    w = sp.diags(_idf(X_train))
-    X_train, X_test = normalize(X_train @ w), normalize(X_test @ w)
-    # tol=None: exactly EPOCHS passes, so the result never hinges on a convergence test
-    model = SGDClassifier(
-        loss="log_loss", alpha=alpha, max_iter=EPOCHS, tol=None, random_state=seed
-    )
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=ConvergenceWarning)
-        model.fit(X_train, y)
-    out[:, model.classes_] = model.predict_proba(X_test)
-    return out
+        return np.zeros((0, n_classes), dtype=np.float64)
+    return Fitted(X_train, y, n_classes, seed, alpha).predict_compacted(X_test)
 
 
 def out_of_fold_proba(
@@ -287,8 +378,24 @@ def out_of_fold_proba(
     report = fold_report(labels, groups, folds, seed)
     if report["assignment"] is None:
         raise ValueError(f"cannot split into folds: {report['problem']}")
-    fold = report["assignment"]
-    X = _compact(X)
+    return _out_of_fold(_compact(X), labels, groups, folds, seed, alpha, report["assignment"])
+
+
+def _out_of_fold(
+    X: sp.csr_matrix,
+    labels: np.ndarray,
+    groups: np.ndarray | None,
+    folds: int,
+    seed: int,
+    alpha: float,
+    fold: np.ndarray | None = None,
+) -> np.ndarray:
+    """`out_of_fold_proba` on compacted rows. Memory: X plus one fold's training rows."""
+    if fold is None:
+        report = fold_report(labels, groups, folds, seed)
+        if report["assignment"] is None:
+            raise ValueError(f"cannot split into folds: {report['problem']}")
+        fold = report["assignment"]
     n_classes = int(labels.max()) + 1
     proba = np.full((len(labels), n_classes), np.nan)
     for k in range(folds):
@@ -383,3 +490,119 @@ def _check_labels(labels: np.ndarray) -> np.ndarray:
     if len(labels) and labels.min() < 0:
         raise ValueError("labels must be >= 0 (unlabeled rows are not part of this)")
     return labels.astype(np.int64, copy=False)
+
+
+# ---- bounded fitting: a sample for the models, the rest scored shard by shard -----------------
+
+
+def fit_sample(
+    labels: np.ndarray, keys: list[str], fit_rows: int, folds: int = 5, seed: int = 0
+) -> np.ndarray:
+    """Indices (ascending) of the rows the models are fitted on: every row when there are at
+    most `fit_rows`; otherwise about `fit_rows` of them, stratified by label, whole groups only.
+
+    `keys` name each row's group (its `dedup.cluster`, else its id): a group is in or out as a
+    whole, so no row scored out of sample has a near copy among the rows the model learned from.
+    Groups are ranked by a keyed hash of (seed, key), so the sample depends on the seed and the
+    rows only, not on their order, the shard split or the worker count. Each class takes its
+    share of `fit_rows` (largest remainders) in hash order, as far as whole groups fit, and at
+    least `folds` groups when it has them (so it can fill its folds). A group whose rows carry
+    several labels counts towards its lowest class id.
+    """
+    import hashlib
+
+    labels = _check_labels(labels)
+    n = len(labels)
+    if len(keys) != n:
+        raise ValueError(f"keys has {len(keys)} rows, labels {n}")
+    if fit_rows < 1:
+        raise ValueError(f"fit_rows must be >= 1, got {fit_rows}")
+    if n <= fit_rows:
+        return np.arange(n)
+    uniq, gid = np.unique(np.asarray(keys, dtype=object).astype(str), return_inverse=True)
+    gid = gid.ravel()
+    salt = str(seed).encode()
+    h = np.array(
+        [
+            int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8, key=salt).digest(), "big")
+            for k in uniq.tolist()
+        ],
+        dtype=np.uint64,
+    )
+    n_groups, n_classes = len(uniq), int(labels.max()) + 1
+    gclass = np.full(n_groups, n_classes, dtype=np.int64)
+    np.minimum.at(gclass, gid, labels)
+    size = np.bincount(gid, minlength=n_groups)
+    rows = np.bincount(gclass, weights=size, minlength=n_classes).astype(np.int64)
+    exact = fit_rows * rows / n
+    quota = np.floor(exact).astype(np.int64)
+    short = fit_rows - int(quota.sum())
+    if short > 0:  # largest remainders, ties to the lower class id
+        quota[np.lexsort((np.arange(n_classes), -(exact - quota)))[:short]] += 1
+    # groups by class, then hash (then key, which is unique) within
+    order = np.lexsort((np.arange(n_groups), h, gclass))
+    starts = np.searchsorted(gclass[order], np.arange(n_classes + 1))
+    take = np.zeros(n_groups, dtype=bool)
+    for c in range(n_classes):
+        g = order[starts[c] : starts[c + 1]]
+        fits = np.cumsum(size[g]) <= quota[c]
+        fits[: min(folds, len(g))] = True
+        take[g[fits]] = True
+    return np.flatnonzero(take[gid])
+
+
+def stack_rows(parts: list[sp.csr_matrix]) -> sp.csr_matrix:
+    """`sp.vstack(parts)` that empties `parts` as it copies them: the peak is the result plus
+    one part, not twice the result (np.empty's pages are only resident once written)."""
+    if not parts:
+        raise ValueError("no parts to stack")
+    width = parts[0].shape[1]
+    rows = sum(p.shape[0] for p in parts)
+    nnz = sum(p.nnz for p in parts)
+    idx = np.int32 if max(nnz, rows, width) < 2**31 else np.int64
+    data = np.empty(nnz, dtype=np.float64)
+    indices = np.empty(nnz, dtype=idx)
+    indptr = np.empty(rows + 1, dtype=idx)
+    indptr[0] = 0
+    r = at = 0
+    parts.reverse()
+    while parts:
+        p = sp.csr_matrix(parts.pop())
+        if p.shape[1] != width:
+            raise ValueError(f"parts have {p.shape[1]} and {width} columns")
+        data[at : at + p.nnz] = p.data
+        indices[at : at + p.nnz] = p.indices
+        indptr[r + 1 : r + 1 + p.shape[0]] = p.indptr[1:] + at
+        r, at = r + p.shape[0], at + p.nnz
+        del p
+    return sp.csr_matrix((data, indices, indptr), shape=(rows, width))
+
+
+def compact(X: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """`_compact` in place (X's own index array is rewritten, a chunk at a time: no second copy
+    of it), and the hashed columns kept (ascending), for `Fitted.predict_proba`."""
+    if not sp.isspmatrix_csr(X):
+        raise ValueError("compact wants a csr matrix it may rewrite")
+    used, remap = _used_columns(X)
+    for i in range(0, X.nnz, CHUNK):
+        X.indices[i : i + CHUNK] = remap[X.indices[i : i + CHUNK]]
+    return sp.csr_matrix((X.data, X.indices, X.indptr), shape=(X.shape[0], len(used))), used
+
+
+def sample_proba(
+    X: sp.csr_matrix,
+    used: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray | None,
+    folds: int = 5,
+    seed: int = 0,
+    alpha: float = DEFAULT_ALPHA,
+) -> tuple[np.ndarray, Fitted]:
+    """For a sample (X compacted, see `compact`): its out-of-fold probabilities, exactly as
+    `out_of_fold_proba` gives them, and a model fitted on all of it that scores rows of
+    `text_features` out of the sample. X is rewritten by that last fit: do not reuse it."""
+    labels = _check_labels(labels)
+    if X.shape[0] != len(labels):
+        raise ValueError(f"X has {X.shape[0]} rows, labels {len(labels)}")
+    proba = _out_of_fold(X, labels, groups, folds, seed, alpha)
+    return proba, Fitted(X, labels, proba.shape[1], seed, alpha, used=used)

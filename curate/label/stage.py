@@ -7,7 +7,9 @@ Global pass (`prepare`), because every decision needs the whole dataset:
 2. rows with a given label keep it; rows without one take the aggregated vote; the rest are
    labeled by a classifier trained on the labeled rows, with a confidence;
 3. rows with a given label get out-of-fold predicted probabilities (folds grouped by
-   `dedup.cluster`) and confident learning flags likely wrong labels;
+   `dedup.cluster`) and confident learning flags likely wrong labels; past `fit_rows` labeled
+   rows the models are fitted on a seeded, stratified sample of that many, and the other rows
+   are scored, shard by shard on the executor, by a model fitted on the whole sample;
 4. the policy (flag, drop, relabel) and the guards decide; per-shard decision files follow.
 """
 
@@ -49,6 +51,11 @@ class LabelConfig:
     max_class_loss: float = 0.5
     """drop and relabel fail the stage (exit 3) rather than take more than this fraction of any
     class's rows."""
+    fit_rows: int = 100_000
+    """Label errors: the most labeled rows the models are fitted on (the features of those rows
+    are what the stage holds in memory). Past it: a sample of about this many, seeded by the
+    run's seed, stratified by label, whole dedup clusters; their probabilities are out of fold,
+    the other rows' come from a model fitted on the whole sample, scored shard by shard."""
 
     def validate(self) -> None:
         from curate.label.weak import parse_functions
@@ -56,6 +63,10 @@ class LabelConfig:
         parse_functions(self.functions, "label.functions")
         if self.folds < 2:
             raise ValueError(f"folds must be >= 2, got {self.folds}")
+        if self.fit_rows < 2 * self.folds:
+            raise ValueError(
+                f"fit_rows must be >= 2 x folds ({2 * self.folds}), got {self.fit_rows}"
+            )
         for name in ("min_confidence", "relabel_confidence", "max_class_loss"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1]")
@@ -76,21 +87,36 @@ class LabelStage(Stage):
 
         cfg: LabelConfig = self.config
         lfs = weak.parse_functions(cfg.functions, "label.functions")
-        # per shard, on the executor: the functions' votes and the text features, so the text
-        # itself never travels here (at 1 GB it would be 1 GB of this process's memory)
-        # (label-error detection always needs the features; assist only if a row has no label)
-        early = cfg.issues != "off"
-        parts = ctx.map(_read_for_labels, dataset.shards, dataset, lfs, early)
-        frames = [frame for frame, _ in parts]
+        # per shard, on the executor: the functions' votes, so the text itself never travels
+        # here (at 1 GB it would be 1 GB of this process's memory); features come later, for
+        # the rows a model needs them for
+        frames = ctx.map(_read_for_labels, dataset.shards, dataset, lfs)
+        starts = np.cumsum([0, *(f.height for f in frames)])
         df = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
-        X_all = sp.vstack([x for _, x in parts], format="csr") if early and parts else None
-        del parts, frames
+        del frames
+        X_all = None
 
         def features() -> sp.csr_matrix:
             nonlocal X_all
             if X_all is None:
                 X_all = sp.vstack(ctx.map(_features, dataset.shards, dataset), format="csr")
             return X_all
+
+        def by_shard(rows: np.ndarray) -> list[tuple[Shard, np.ndarray]]:
+            """Ascending global rows -> (shard, its local rows), shards in order, none empty."""
+            at = np.searchsorted(rows, starts)
+            return [
+                (shard, rows[at[i] : at[i + 1]] - starts[i])
+                for i, shard in enumerate(dataset.shards)
+                if at[i + 1] > at[i]
+            ]
+
+        def features_of(rows: np.ndarray) -> sp.csr_matrix:
+            """The features of these rows (ascending), computed per shard on the executor."""
+            if X_all is not None:
+                return X_all[rows]
+            # stacked as they are freed: the peak is the result plus one shard's part
+            return li.stack_rows(ctx.map(_features_of, by_shard(rows), dataset))
 
         given = (
             df[LABEL]
@@ -158,12 +184,42 @@ class LabelStage(Stage):
                 else {"problem": "no rows"}
             )
             if sub["problem"] is None:
-                X = features()
                 ids = np.flatnonzero(check)
                 present, y = np.unique(gold[check], return_inverse=True)
-                proba = li.out_of_fold_proba(
-                    X[ids], y, None if groups is None else groups[check], cfg.folds, ctx.seed
+                y = y.ravel()
+                g = None if groups is None else groups[check]
+                keys = (
+                    df[ID].cast(pl.String)
+                    if ID in df.columns
+                    else pl.Series(np.arange(n).astype(str))
                 )
+                if CLUSTER in df.columns:
+                    keys = df[CLUSTER].cast(pl.String).fill_null(keys)
+                pick = li.fit_sample(
+                    y, keys.gather(ids).to_list(), cfg.fit_rows, cfg.folds, ctx.seed
+                )
+                if len(pick) == len(ids):  # every row fits: all out of fold
+                    X = features_of(ids)
+                    proba = li.out_of_fold_proba(X, y, g, cfg.folds, ctx.seed)
+                    del X
+                    rest = np.zeros(0, dtype=np.int64)
+                else:
+                    X, used = li.compact(features_of(ids[pick]))
+                    proba_s, fitted = li.sample_proba(
+                        X, used, y[pick], None if g is None else g[pick], cfg.folds, ctx.seed
+                    )
+                    del X
+                    rest = np.setdiff1d(np.arange(len(ids)), pick)
+                    proba = np.empty((len(ids), len(present)), dtype=np.float64)
+                    proba[pick] = proba_s
+                    parts = ctx.map(_score_rows, by_shard(ids[rest]), dataset, fitted)
+                    proba[rest] = np.vstack(parts)
+                    del parts, fitted
+                info["fit"] = {
+                    "fit_rows": cfg.fit_rows,
+                    "rows_fitted": len(pick),
+                    "rows_scored_out_of_sample": len(rest),
+                }
                 flags, q = li.find_issues(y, proba)
                 issue[ids], quality[ids] = flags, q
                 predicted[ids], pred_conf[ids] = present[proba.argmax(axis=1)], proba.max(axis=1)
@@ -217,19 +273,28 @@ class LabelStage(Stage):
         return self._info
 
 
-def _read_for_labels(
-    shard: Shard, dataset: Dataset, lfs: list, features: bool
-) -> tuple[pl.DataFrame, sp.csr_matrix | None]:
-    """What the global pass needs of a shard: id, label, cluster, the functions' votes and (when
-    a model is trained) the text features. Features are per row, so computing them shard by
-    shard gives the same matrix as computing them on the whole dataset."""
-    from curate.label.issues import text_features
+def _read_for_labels(shard: Shard, dataset: Dataset, lfs: list) -> pl.DataFrame:
+    """What the global pass needs of a shard: id, label, cluster and the functions' votes."""
     from curate.label.weak import apply_functions
 
     df = apply_functions(dataset.read_shard(shard), lfs, TEXT)
-    X = text_features(df[TEXT]) if features else None
     keep = [c for c in (ID, LABEL, CLUSTER) if c in df.columns]
-    return df.select(*keep, *(f"label.lf.{f.name}" for f in lfs)), X
+    return df.select(*keep, *(f"label.lf.{f.name}" for f in lfs))
+
+
+def _features_of(item: tuple[Shard, np.ndarray], dataset: Dataset) -> sp.csr_matrix:
+    """The text features of some rows of a shard. Features are per row, so computing them shard
+    by shard gives the same matrix as computing them on the whole dataset."""
+    from curate.label.issues import text_features
+
+    shard, rows = item
+    return text_features(dataset.read_shard(shard)[TEXT].gather(rows))
+
+
+def _score_rows(item: tuple[Shard, np.ndarray], dataset: Dataset, fitted: Any) -> np.ndarray:
+    """Class probabilities of some rows of a shard from a model fitted elsewhere: only this
+    shard's features are ever held here."""
+    return fitted.predict_proba(_features_of(item, dataset))
 
 
 def _features(shard: Shard, dataset: Dataset) -> sp.csr_matrix:
