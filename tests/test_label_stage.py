@@ -137,7 +137,7 @@ def test_fit_rows_bounds_the_fit_and_still_finds_flips(tmp_path):
     p_full, r_full, info_full, checked = scores("full")
     p_small, r_small, info_small, _ = scores("w1")
     assert info_full["fit"] == {
-        "fit_rows": 100_000,
+        "fit_rows": 50_000,
         "rows_fitted": checked,
         "rows_scored_out_of_sample": 0,
     }

@@ -51,7 +51,7 @@ class LabelConfig:
     max_class_loss: float = 0.5
     """drop and relabel fail the stage (exit 3) rather than take more than this fraction of any
     class's rows."""
-    fit_rows: int = 100_000
+    fit_rows: int = 50_000
     """Label errors: the most labeled rows the models are fitted on (the features of those rows
     are what the stage holds in memory). Past it: a sample of about this many, seeded by the
     run's seed, stratified by label, whole dedup clusters; their probabilities are out of fold,
