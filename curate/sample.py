@@ -147,12 +147,7 @@ def build_sample(out_dir: Path, seed: int = 0) -> dict:
     rows += [_Row(None, "null", "", rng.choice(classes)) for _ in range(N_NULL)]
 
     # Ids follow the shuffled order, so neither ids nor positions reveal the noise.
-    order = rng.sample(range(len(rows)), len(rows))
-    position = {r: p for p, r in enumerate(order)}
-    shuffled = [rows[r] for r in order]
-    for row in shuffled:
-        if row.source is not None:
-            row.source = position[row.source]
+    order, shuffled = _shuffle(rows, rng)
     summary = _write(out_dir, [f"s{p + 1:05d}" for p in range(len(rows))], shuffled, shards=4)
     for name in NOTICES:
         shutil.copyfile(files("curate.resources").joinpath(name), out_dir / name)
@@ -185,6 +180,17 @@ def build_bbc(out_dir: Path, rows: int = 50000, seed: int = 0, shards: int = 16)
         out.append(row)
         ids.append(f"{doc_id}.{copies[src]}")
     return _write(out_dir, ids, out, shards)
+
+
+def _shuffle(rows: list[_Row], rng: random.Random) -> tuple[list[int], list[_Row]]:
+    """Rows in a seeded random order, each copy's `source` pointing at its source's new place."""
+    order = rng.sample(range(len(rows)), len(rows))
+    position = {r: p for p, r in enumerate(order)}
+    shuffled = [rows[r] for r in order]
+    for row in shuffled:
+        if row.source is not None:
+            row.source = position[row.source]
+    return order, shuffled
 
 
 def _read_resource(name: str) -> list[tuple[str, ...]]:
@@ -533,11 +539,6 @@ def build_bbc_noisy(out_dir: Path, seed: int = 0) -> dict:
     for lang, text in rng.sample(lines, round(NOISY_COUNTS["other_language"] * n)):
         rows.append(_Row(text, "other_language", "", rng.choice(classes), lang))
         ids.append(f"lang/{len(ids)}")
-    order = rng.sample(range(len(rows)), len(rows))
-    position = {r: p for p, r in enumerate(order)}
-    shuffled = [rows[r] for r in order]
-    for row in shuffled:
-        if row.source is not None:
-            row.source = position[row.source]
+    order, shuffled = _shuffle(rows, rng)
     summary = _write(out_dir / "raw", [ids[r] for r in order], shuffled, shards=4)
     return {"heldout": len(held), "raw": summary}
