@@ -25,7 +25,7 @@ from curate.atomic import sweep_stale
 from curate.config import as_dict, canonical_sha256
 from curate.dataset import Columns, Dataset, Shard, read_json, write_shard
 from curate.errors import OutputError, RunError
-from curate.executors import make_executor
+from curate.executors import LocalExecutor, make_executor
 from curate.lock import FolderLock
 from curate.resume import Partial, record_shard
 
@@ -186,6 +186,25 @@ def _run_locked(
 ) -> StageResult:
     started = _now()
     t0 = time.perf_counter()
+    executor = make_executor(options.executor, options.workers, options.ray_address)
+    if isinstance(executor, LocalExecutor):  # workers start while the input is read
+        executor.warm(("curate.stage", type(stage).__module__))
+    try:
+        return _run_with(stage, input_path, out, options, progress, executor, started, t0)
+    finally:
+        executor.__exit__(None, None, None)
+
+
+def _run_with(
+    stage: Stage,
+    input_path: Path,
+    out: Path,
+    options: RunOptions,
+    progress: Progress | None,
+    executor: Any,
+    started: str,
+    t0: float,
+) -> StageResult:
     dataset = Dataset.open(input_path, options.columns)
     resolved = {
         "stage": stage.name,
@@ -211,7 +230,6 @@ def _run_locked(
             out,
         )
 
-    executor = make_executor(options.executor, options.workers, options.ray_address)
     key = {
         "winnow_version": __version__,
         "config_sha256": config_sha,

@@ -15,12 +15,14 @@ _K3 = np.uint64(0x94D049BB133111EB)
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: a bijection on uint64 with full avalanche."""
+    """splitmix64 finaliser: a bijection on uint64 with full avalanche. In place after the first
+    step (it is the hot path of hashing): the argument itself is never modified."""
     x = x ^ (x >> np.uint64(30))
-    x = x * _K2
-    x = x ^ (x >> np.uint64(27))
-    x = x * _K3
-    return x ^ (x >> np.uint64(31))
+    x *= _K2
+    x ^= x >> np.uint64(27)
+    x *= _K3
+    x ^= x >> np.uint64(31)
+    return x
 
 
 def shingle_hashes(words: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -37,11 +39,20 @@ def shingle_hashes(words: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.n
             m = len(words) - n + 1
             s = words[:m].copy()
             for j in range(1, n):
-                s = (s * _K1) ^ words[j : j + m]
-            doc_of = np.repeat(np.arange(docs), lengths)[:m]
-            valid = np.arange(m) + n <= offsets[1:][doc_of]
+                s *= _K1
+                s ^= words[j : j + m]
+            # a window is valid unless it runs past its document's end: the last n - 1
+            # starts of each document (fewer for short ones) are not
+            valid = np.ones(m, dtype=bool)
+            ends = offsets[1:][lengths > 0]
+            tail = (ends[:, None] - np.arange(1, n)[None, :]).ravel()
+            starts_of = np.repeat(offsets[:-1][lengths > 0], n - 1)
+            valid[tail[(tail >= starts_of) & (tail < m)]] = False
             # not avalanched here: signatures and sets re-mix, and nothing else reads these
-            out[np.repeat(long_docs, counts)] = s[valid]
+            if long_docs.all():
+                out[:] = s[valid]
+            else:
+                out[np.repeat(long_docs, counts)] = s[valid]
         short = np.nonzero((lengths > 0) & (lengths < n))[0]
         if len(short):
             start, length = offsets[short], lengths[short]

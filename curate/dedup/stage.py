@@ -25,7 +25,7 @@ import polars as pl
 
 from curate.dataset import ID, TEXT, Columns, Dataset, Shard
 from curate.dedup.lsh import band_keys, bucket_pairs, choose_bands, s_curve, unique_pairs
-from curate.dedup.shingles import shingle_hashes
+from curate.dedup.shingles import mix64, shingle_hashes
 from curate.dedup.signatures import signatures
 from curate.dedup.tokens import doc_keys, token_hashes
 from curate.dedup.verify import PairSimilarity, prefilter_floor, shingle_sets
@@ -34,6 +34,7 @@ from curate.stage import Rule, ShardDecisions, Stage, StageContext
 
 KIND = "dedup.duplicate_kind"
 PAIRS_PARTITION_ROWS = 50_000  # documents per partition of candidate pairs (at least 2 a worker)
+_PAIR_MIX = np.uint64(0x9E3779B97F4A7C15)
 VERIFY_CHUNK = 65_536  # candidate pairs verified at a time (their shingle sets mapped, then not)
 
 
@@ -165,7 +166,7 @@ class DedupStage(Stage):
             exact_rep = g.copy()
 
         verified, candidates, prefiltered = np.zeros((0, 2), np.int64), 0, 0
-        known: dict[tuple[int, int], float] = {}
+        sims = np.zeros(0)
         similarity = PairSimilarity(parts, [p.rows for p in parts])
         if cfg.near:
             # candidate pairs never gather here: each band's task groups that band's keys and
@@ -176,7 +177,7 @@ class DedupStage(Stage):
             pairs_dir = ctx.workdir / "pairs"
             shutil.rmtree(pairs_dir, ignore_errors=True)
             pairs_dir.mkdir()
-            n_parts = max(2 * ctx.executor.workers, -(-n // PAIRS_PARTITION_ROWS))
+            n_parts = max(4 * ctx.executor.workers, -(-n // PAIRS_PARTITION_ROWS))
             band_args = (parts, ctx.workdir / "has.npy", pairs_dir, n_parts)
             ctx.map(_band_pairs, list(range(bands)), *band_args)
             clock.lap("lsh_s")
@@ -189,7 +190,6 @@ class DedupStage(Stage):
             sims = np.concatenate([x for _, _, _, x in checked])
             order = np.lexsort((verified[:, 1], verified[:, 0]))  # partition-independent order
             verified, sims = verified[order], sims[order]
-            known = dict(zip(map(tuple, verified.tolist()), sims.tolist(), strict=True))
 
         clock.lap("verify_s")
         # imported here: workers never need scipy, and importing it costs them 0.3 s each
@@ -210,8 +210,11 @@ class DedupStage(Stage):
         near_dup = np.flatnonzero(dup & ~exact_dup)
         if len(near_dup):  # similarity to the keeper: often a verified pair already
             pair = np.sort(np.stack([near_dup, keeper[near_dup]], axis=1), axis=1)
-            have = np.array([tuple(p) in known for p in pair.tolist()], dtype=bool)
-            sim_to_keeper[near_dup[have]] = [known[tuple(p)] for p in pair[have].tolist()]
+            known = verified[:, 0] * n + verified[:, 1]  # sorted: verified is in (a, b) order
+            want = pair[:, 0] * n + pair[:, 1]
+            at = np.minimum(np.searchsorted(known, want), max(0, len(known) - 1))
+            have = (known[at] == want) if len(known) else np.zeros(len(want), bool)
+            sim_to_keeper[near_dup[have]] = sims[at[have]]
             if (~have).any():
                 rest = pair[~have]
                 sim_to_keeper[near_dup[~have]] = (
@@ -326,12 +329,15 @@ def _hash_shard(
 
 
 def _band_pairs(band: int, parts: list[_Part], has_path: Path, folder: Path, n_parts: int) -> int:
-    """One band's candidate pairs, written as `n_parts` files by the pair's first document (in
-    ranges of documents: a partition then reads the shingle sets of few shards for them)."""
+    """One band's candidate pairs, written as `n_parts` files by a hash of the pair: the same
+    pair from every band lands in one partition, and partitions come out even (by ranges of
+    the first document, the first quarter held 56% of the pairs: a pair's smaller end)."""
     has = np.load(has_path)
     keys = np.concatenate([p.load("bands", mmap=True)[:, band] for p in parts])
     pairs = bucket_pairs(keys[has], np.flatnonzero(has))
-    part = pairs[:, 0] * n_parts // max(1, len(has))
+    with np.errstate(over="ignore"):
+        mixed = mix64(pairs[:, 0].astype(np.uint64) * _PAIR_MIX ^ pairs[:, 1].astype(np.uint64))
+    part = (mixed % np.uint64(n_parts)).astype(np.int64)
     for k in range(n_parts):
         np.save(folder / f"b{band:04d}-p{k:05d}.npy", pairs[part == k])
     return len(pairs)

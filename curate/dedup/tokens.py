@@ -20,7 +20,8 @@ import pyarrow.compute as pc
 from curate.dedup.shingles import mix64
 
 CHUNK_BYTES = 4 << 20  # text per vectorised pass: temporaries stay near 20 bytes per text byte
-_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+# the low k bytes of a 64-bit load, k = 0..8
+_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 
 
 @functools.cache
@@ -177,12 +178,11 @@ def _hash_tokens(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> n
     idx, pos, rest = None, starts, lengths
     with np.errstate(over="ignore"):
         while True:
-            take = np.minimum(rest, 8).astype(np.uint64)
-            word = u64[pos] & np.where(
-                take >= 8, _ALL, (np.uint64(1) << (take * np.uint64(8))) - np.uint64(1)
-            )
+            word = u64[pos]
+            word &= _MASKS[np.minimum(rest, 8)]
             if idx is None:
-                h = mix64(h ^ word)
+                h ^= word
+                h = mix64(h)
             else:
                 h[idx] = mix64(h[idx] ^ word)
             more = rest > 8
@@ -194,20 +194,22 @@ def _hash_tokens(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> n
 
 def doc_keys(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Two independent 64-bit keys of each document's token sequence: sum_i h_i * (2i + 1) and
-    sum_i (h_i ^ c) * (2i + 3), modulo 2^64. Token hashes are avalanched, so equal keys mean
-    equal token sequences but for chance (2^-128); odd position weights make order count."""
-    pos = np.arange(len(hashes), dtype=np.uint64) - np.repeat(
-        offsets[:-1], np.diff(offsets)
-    ).astype(np.uint64)
+    sum_i (h_i ^ c) * (2i + 3), modulo 2^64, i the position in the document. Token hashes are
+    avalanched, so equal keys mean equal token sequences but for chance (2^-128); odd position
+    weights make order count. Computed with global positions g = s + i, no per-token document
+    start: sum h (2i + w) = sum h (2g + w) - 2s sum h, modulo 2^64 alike."""
+    g2 = np.arange(len(hashes), dtype=np.uint64) * np.uint64(2)
+    start2 = offsets[:-1].astype(np.uint64) * np.uint64(2)
+    length = np.diff(offsets).astype(np.uint64)
     keys = []
     with np.errstate(over="ignore"):
-        for v in (
-            hashes * (pos * np.uint64(2) + np.uint64(1)),
-            (hashes ^ np.uint64(0xC2B2AE3D27D4EB4F)) * (pos * np.uint64(2) + np.uint64(3)),
-        ):
-            cs = np.zeros(len(v) + 1, dtype=np.uint64)
-            np.cumsum(v, out=cs[1:])
-            keys.append(
-                mix64((cs[offsets[1:]] - cs[offsets[:-1]]) ^ np.diff(offsets).astype(np.uint64))
-            )
+        for h, w in ((hashes, 1), (hashes ^ np.uint64(0xC2B2AE3D27D4EB4F), 3)):
+            weighted = _segment_sums(h * (g2 + np.uint64(w)), offsets)
+            keys.append(mix64((weighted - start2 * _segment_sums(h, offsets)) ^ length))
     return keys[0], keys[1]
+
+
+def _segment_sums(v: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    cs = np.zeros(len(v) + 1, dtype=np.uint64)
+    np.cumsum(v, out=cs[1:])
+    return cs[offsets[1:]] - cs[offsets[:-1]]

@@ -27,6 +27,9 @@ def prefilter_floor(threshold: float, num_perm: int, sigmas: float = 4.5) -> flo
     return threshold - sigmas * math.sqrt(threshold * (1 - threshold) / num_perm) - 1 / num_perm
 
 
+EXACT_BATCH = 2_500_000  # shingles of the pairs whose Jaccard is computed in one vectorised pass
+
+
 class PairSimilarity:
     def __init__(self, parts: list[ShardFiles], rows_per_part: list[int]):
         self.parts = parts
@@ -64,17 +67,15 @@ class PairSimilarity:
         docs, inverse = np.unique(pairs, return_inverse=True)
         inverse = inverse.reshape(pairs.shape)
         sets = self._read_sets(docs)
-        for k, (ia, ib) in enumerate(inverse.tolist()):
-            x, y = sets[ia], sets[ib]
-            if len(x) > len(y):
-                x, y = y, x
-            if len(y) == 0:
-                out[k] = 0.0
-                continue
-            at = np.searchsorted(y, x)
-            at[at == len(y)] = 0
-            inter = int(np.count_nonzero(y[at] == x))
-            out[k] = inter / (len(x) + len(y) - inter)
+        sizes = np.array([len(x) for x in sets], dtype=np.int64)
+        # pairs in batches of about EXACT_BATCH shingles: temporaries stay near 40 MB
+        work = np.cumsum(sizes[inverse].sum(axis=1))
+        lo = 0
+        while lo < len(pairs):
+            hi = max(lo + 1, int(np.searchsorted(work, work[lo] + EXACT_BATCH, side="left")))
+            ia, ib = inverse[lo:hi, 0], inverse[lo:hi, 1]
+            out[lo:hi] = _jaccard(sets, sizes, ia, ib)
+            lo = hi
         return out
 
     def _read_sets(self, docs: np.ndarray) -> list[np.ndarray]:
@@ -95,6 +96,27 @@ class PairSimilarity:
                     raw = os.pread(fd, (hi - lo) * item, start + lo * item)
                     out.append(np.frombuffer(raw, dtype=dtype))
         return out
+
+
+def _jaccard(
+    sets: list[np.ndarray], sizes: np.ndarray, ia: np.ndarray, ib: np.ndarray
+) -> np.ndarray:
+    """Jaccard of sorted distinct sets, pair k = (sets[ia[k]], sets[ib[k]]), with no Python loop
+    per pair: each side's sets, tagged with the pair's number, concatenate into one sorted run;
+    a stable sort of the two runs is one merge, and a shingle in both sets is an equal neighbour.
+    """
+    m = len(ia)
+    pair = np.arange(m, dtype=np.uint64) << np.uint64(32)
+    runs = []
+    for side in (ia, ib):
+        values = np.concatenate([sets[d] for d in side.tolist()]) if m else np.zeros(0)
+        runs.append(np.repeat(pair, sizes[side]) | values.astype(np.uint64))
+    keys = np.concatenate(runs)
+    keys.sort(kind="stable")  # timsort: two sorted runs merge in linear time
+    both = keys[1:][keys[1:] == keys[:-1]] >> np.uint64(32)
+    inter = np.bincount(both.astype(np.int64), minlength=m)
+    union = sizes[ia] + sizes[ib] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
 
 
 def shingle_sets(shingles: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

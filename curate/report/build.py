@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate import __version__
-from curate.dataset import Columns, Dataset
+from curate.dataset import Columns, Dataset, read_table
 from curate.errors import InputError, RunError
 from curate.report.stats import LENGTH_EDGES, Counts, Histogram, Sketch
 from curate.stage import read_manifest
@@ -100,7 +100,7 @@ def resolve_source(path: str | Path) -> Source:
 def _read(path: Path, wanted: list[str], rename: dict[str, str] | None = None) -> pl.DataFrame:
     try:
         names = pq.read_schema(path).names
-        table = pq.read_table(path, columns=[c for c in wanted if c in names])
+        table = read_table(path, [c for c in wanted if c in names])
     except (pa.ArrowException, OSError) as e:
         raise InputError(f"cannot read Parquet data ({str(e).splitlines()[0]})", path) from e
     df = pl.from_arrow(table)
