@@ -66,6 +66,7 @@ def run_winnow(folder: Path, workers: int, scheme: str) -> tuple[float, np.ndarr
     from curate.stage import RunOptions, run_stage
 
     stage = DedupStage(DedupConfig(signature=scheme))
+    stage.keep_pairs = True  # the edges, for pair precision
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         run_stage(stage, folder / "shards", Path(tmp) / "out", RunOptions(workers=workers))

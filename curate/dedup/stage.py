@@ -24,8 +24,25 @@ import numpy as np
 import polars as pl
 
 from curate.dataset import ID, TEXT, Columns, Dataset, Shard
+from curate.dedup.graph import (
+    Layout,
+    Part,
+    choose_keepers,
+    connected_components,
+    decide_block,
+    decides,
+    exact_groups,
+    keeper_records,
+    keeper_similarity,
+    key_partition,
+    pair_partition,
+    representatives,
+    split_blocks,
+    write_adjacency,
+    write_decisions,
+)
 from curate.dedup.lsh import band_keys, bucket_pairs, choose_bands, s_curve, unique_pairs
-from curate.dedup.shingles import mix64, shingle_hashes
+from curate.dedup.shingles import shingle_hashes
 from curate.dedup.signatures import signatures
 from curate.dedup.tokens import doc_keys, token_hashes
 from curate.dedup.verify import PairSimilarity, prefilter_floor, shingle_sets
@@ -33,8 +50,8 @@ from curate.errors import ConfigError
 from curate.stage import Rule, ShardDecisions, Stage, StageContext
 
 KIND = "dedup.duplicate_kind"
-PAIRS_PARTITION_ROWS = 50_000  # documents per partition of candidate pairs (at least 2 a worker)
-_PAIR_MIX = np.uint64(0x9E3779B97F4A7C15)
+PAIRS_PARTITION_ROWS = 50_000  # rows per partition of exact keys and candidate pairs
+MIN_PARTITIONS = 8  # partitions of keys and pairs, at least (tasks to spread over workers)
 VERIFY_CHUNK = 65_536  # candidate pairs verified at a time (their shingle sets mapped, then not)
 
 
@@ -104,20 +121,6 @@ class DedupConfig:
         return choose_bands(self.num_perm, self.threshold, self.lsh_recall)
 
 
-@dataclass(frozen=True)
-class _Part:
-    """Where one shard's hashing results live in the scratch folder."""
-
-    folder: Path
-    rows: int
-
-    def load(self, name: str, mmap: bool = False) -> np.ndarray:
-        return np.load(self.folder / f"{name}.npy", mmap_mode="r" if mmap else None)
-
-    def path(self, name: str) -> Path:
-        return self.folder / f"{name}.npy"
-
-
 class DedupStage(Stage):
     name = "dedup"
     config_class = DedupConfig
@@ -126,7 +129,8 @@ class DedupStage(Stage):
         super().__init__(config)
         self._decisions: ShardDecisions | None = None
         self._info: dict = {}
-        self.pairs = np.zeros((0, 2), np.int64)  # duplicate edges found, in global row order
+        self.keep_pairs = False  # set: prepare() gathers the duplicate edges into `pairs`
+        self.pairs = np.zeros((0, 2), np.int64)
 
     def __getstate__(self) -> dict:  # workers need the decisions folder, not the edges
         return {**self.__dict__, "pairs": None}
@@ -145,106 +149,75 @@ class DedupStage(Stage):
             sources.append(("against", Dataset.open(cfg.against, Columns())))
         sources.append(("input", dataset))
         bands, rows = cfg.band_params()
+        n = sum(ds.rows for _, ds in sources)
+        # partitions of keys and pairs: set by the data alone, so an interrupted run's hashing
+        # results (split by them) stay valid whatever the worker count of the next
+        partitions = max(MIN_PARTITIONS, -(-n // PAIRS_PARTITION_ROWS))
         clock = _Clock()
-        parts: list[_Part] = []
-        is_new = []
+        jobs, start = [], 0
         for tag, ds in sources:
-            jobs = [(ds, s, ctx.workdir / f"{tag}-{s.index:05d}") for s in ds.shards]
-            parts += ctx.map(_hash_shard, jobs, cfg, bands, rows, ctx.seed)
-            is_new.append(np.full(ds.rows, tag == "input"))
-        new = np.concatenate(is_new) if is_new else np.zeros(0, bool)
+            for s in ds.shards:
+                folder = ctx.workdir / f"{tag}-{s.index:05d}"
+                jobs.append((ds, s, folder, start, tag == "input"))
+                start += s.rows
+        parts = ctx.map(_hash_shard, jobs, cfg, bands, rows, ctx.seed, partitions)
         clock.lap("hash_shards_s")
-        meta = pl.concat([pl.read_parquet(p.folder / "meta.parquet") for p in parts])
-        n = meta.height
-        g = np.arange(n)
+        # blocks of parts for the graph steps: a few tasks per worker, each of many rows
+        blocks = max(2 * ctx.executor.workers, -(-n // PAIRS_PARTITION_ROWS))
+        bounds = split_blocks([p.rows for p in parts], blocks)
+        layout = Layout(ctx.workdir / "graph", tuple(parts), partitions, bounds)
+        shutil.rmtree(layout.work, ignore_errors=True)  # an interrupted run's would mix in
+        layout.work.mkdir()
+        exact_groups_found = sum(ctx.map(exact_groups, list(range(partitions)), layout, cfg.exact))
 
-        # exact groups: every member points at the group's first row
-        key = meta.select(pl.col("k1"), pl.col("k2")).with_columns(pl.Series("g", g))
-        first = key.group_by("k1", "k2").agg(pl.col("g").min().alias("rep"))
-        exact_rep = key.join(first, on=["k1", "k2"], how="left").sort("g")["rep"].to_numpy()
-        if not cfg.exact:
-            exact_rep = g.copy()
-
-        verified, candidates, prefiltered = np.zeros((0, 2), np.int64), 0, 0
-        sims = np.zeros(0)
-        similarity = PairSimilarity(parts, [p.rows for p in parts])
+        candidates = prefiltered = verified = 0
+        similarity = PairSimilarity(list(parts), [p.rows for p in parts])
         if cfg.near:
             # candidate pairs never gather here: each band's task groups that band's keys and
-            # writes its pairs split into partitions (by first document); each partition's task
-            # merges its pairs over all bands and verifies them; only verified pairs come back
-            has = np.concatenate([p.load("has_shingles") for p in parts]) & (exact_rep == g)
-            np.save(ctx.workdir / "has.npy", has)
-            pairs_dir = ctx.workdir / "pairs"
-            shutil.rmtree(pairs_dir, ignore_errors=True)
+            # writes its pairs split into partitions (by a hash of the pair); each partition's
+            # task merges its pairs over all bands, verifies them and writes the verified ones
+            pairs_dir = layout.work / "pairs"
             pairs_dir.mkdir()
-            n_parts = max(4 * ctx.executor.workers, -(-n // PAIRS_PARTITION_ROWS))
-            band_args = (parts, ctx.workdir / "has.npy", pairs_dir, n_parts)
-            ctx.map(_band_pairs, list(range(bands)), *band_args)
+            ctx.map(_band_pairs, list(range(bands)), layout, pairs_dir)
             clock.lap("lsh_s")
             checked = ctx.map(
-                _verify_partition, list(range(n_parts)), pairs_dir, bands, similarity, cfg
+                _verify_partition,
+                list(range(partitions)),
+                layout,
+                pairs_dir,
+                bands,
+                similarity,
+                cfg,
             )
-            candidates = sum(c for c, _, _, _ in checked)
-            prefiltered = sum(f for _, f, _, _ in checked)
-            verified = np.concatenate([v for _, _, v, _ in checked]).reshape(-1, 2)
-            sims = np.concatenate([x for _, _, _, x in checked])
-            order = np.lexsort((verified[:, 1], verified[:, 0]))  # partition-independent order
-            verified, sims = verified[order], sims[order]
-
+            candidates = sum(c for c, _, _ in checked)
+            prefiltered = sum(f for _, f, _ in checked)
+            verified = sum(v for _, _, v in checked)
         clock.lap("verify_s")
-        # imported here: workers never need scipy, and importing it costs them 0.3 s each
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components
 
-        edges = np.concatenate([np.stack([g, exact_rep], axis=1), verified])
-        self.pairs = edges[edges[:, 0] != edges[:, 1]]
-        graph = coo_matrix((np.ones(len(edges), np.int8), (edges[:, 0], edges[:, 1])), (n, n))
-        _, label = connected_components(graph, directed=False)
-        size = np.bincount(label)[label]
-
-        keeper = _choose_keepers(meta, label, size, new, cfg.keep)
-        dup = keeper != g
-        exact_dup = dup & (exact_rep == exact_rep[keeper])
-        sim_to_keeper = np.full(n, np.nan)
-        sim_to_keeper[exact_dup] = 1.0
-        near_dup = np.flatnonzero(dup & ~exact_dup)
-        if len(near_dup):  # similarity to the keeper: often a verified pair already
-            pair = np.sort(np.stack([near_dup, keeper[near_dup]], axis=1), axis=1)
-            known = verified[:, 0] * n + verified[:, 1]  # sorted: verified is in (a, b) order
-            want = pair[:, 0] * n + pair[:, 1]
-            at = np.minimum(np.searchsorted(known, want), max(0, len(known) - 1))
-            have = (known[at] == want) if len(known) else np.zeros(len(want), bool)
-            sim_to_keeper[near_dup[have]] = sims[at[have]]
-            if (~have).any():
-                rest = pair[~have]
-                sim_to_keeper[near_dup[~have]] = (
-                    _exact(similarity, rest, ctx)
-                    if cfg.verify == "shingles"
-                    else similarity.estimate(rest)
-                )
-
-        clock.lap("cluster_s")
-        kind = np.where(exact_dup, "exact", np.where(dup, "near", ""))
-        out = pl.DataFrame(
-            {
-                "dedup.cluster": meta[ID].gather(keeper),
-                "dedup.cluster_size": pl.Series(size, dtype=pl.Int64),
-                "dup": dup,
-                "dedup.similarity": sim_to_keeper,
-                KIND: kind,
-                "dedup.matched_against": dup & ~new[keeper],
-            }
-        ).select(
-            "dedup.cluster",
-            "dedup.cluster_size",
-            pl.when("dup").then(pl.col("dedup.cluster")).alias("dedup.kept_id"),
-            pl.col("dedup.similarity").fill_nan(None),
-            pl.when(pl.col(KIND) != "").then(pl.col(KIND)).alias(KIND),
-            "dedup.matched_against",
-        )
-        self._decisions = ShardDecisions.write(
-            out, dataset, ctx.workdir / "decisions", int((~new).sum())
-        )
+        phase, rounds = connected_components(layout, ctx.map)
+        clock.lap("components_s")
+        every = list(range(layout.n_blocks))
+        inputs = [b for b in every if decides(layout, b)]
+        ctx.map(keeper_records, every, layout, phase, cfg.keep)
+        clusters = sum(ctx.map(choose_keepers, every, layout))
+        clock.lap("keepers_s")
+        ctx.map(decide_block, inputs, layout, phase, cfg.exact)
+        if cfg.near:
+            ctx.map(
+                keeper_similarity,
+                list(range(partitions)),
+                layout,
+                similarity,
+                cfg.verify == "shingles",
+            )
+        decisions = ctx.workdir / "decisions"
+        shutil.rmtree(decisions, ignore_errors=True)
+        decisions.mkdir()
+        ctx.map(write_decisions, inputs, layout, decisions)
+        self._decisions = ShardDecisions(decisions)
+        if self.keep_pairs:  # benchmarks score the edges; runs never gather them
+            self.pairs = _edges(layout)
+        against_rows = sum(p.rows for p in parts if not p.new)
         self._info = {
             "signature": cfg.signature,
             "num_perm": cfg.num_perm,
@@ -254,12 +227,13 @@ class DedupStage(Stage):
             "rows": rows,
             "candidate_probability": s_curve(bands, rows),
             "candidate_pairs": int(candidates),
-            "verified_pairs": len(verified),
-            "rejected_by_verification": int(candidates - len(verified)),
-            "rejected_by_signature_prefilter": prefiltered,
-            "exact_groups_with_duplicates": int(np.sum(np.bincount(exact_rep) > 1)),
-            "clusters_with_duplicates": int(np.sum(np.bincount(label) > 1)),
-            "against_rows": int((~new).sum()),
+            "verified_pairs": int(verified),
+            "rejected_by_verification": int(candidates - verified),
+            "rejected_by_signature_prefilter": int(prefiltered),
+            "exact_groups_with_duplicates": int(exact_groups_found),
+            "clusters_with_duplicates": int(clusters),
+            "component_rounds": rounds,
+            "against_rows": int(against_rows),
             "timings": clock.lap("decisions_s"),
         }
 
@@ -280,11 +254,17 @@ class DedupStage(Stage):
 
 
 def _hash_shard(
-    job: tuple[Dataset, Shard, Path], cfg: DedupConfig, bands: int, rows: int, seed: int
-) -> _Part:
-    dataset, shard, folder = job
+    job: tuple[Dataset, Shard, Path, int, bool],
+    cfg: DedupConfig,
+    bands: int,
+    rows: int,
+    seed: int,
+    partitions: int,
+) -> Part:
+    dataset, shard, folder, start, new = job
+    part = Part(folder, shard.rows, new, shard.index)
     if (folder / "done").is_file():  # finished by an interrupted run with the same key
-        return _Part(folder, shard.rows)
+        return part
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
     df = dataset.read_shard(shard)
@@ -315,6 +295,11 @@ def _hash_shard(
         }
     )
     meta.write_parquet(folder / "meta.parquet")
+    if cfg.exact:  # exact keys split by partition: one task groups each
+        keyed = np.stack([np.arange(start, start + df.height, dtype=np.uint64), k1, k2], axis=1)
+        which = key_partition(k1, partitions)
+        for k in range(partitions):
+            np.save(folder / f"keys-{k:05d}.npy", keyed[which == k])
     if cfg.near:
         sh, sh_off = shingle_hashes(tokens, tok_off, cfg.ngram)
         sig = signatures(sh, sh_off, cfg.num_perm, seed, cfg.signature)
@@ -325,31 +310,35 @@ def _hash_shard(
         np.save(folder / "bands.npy", band_keys(sig, bands, rows))
         np.save(folder / "has_shingles.npy", np.diff(sh_off) > 0)
     (folder / "done").touch()
-    return _Part(folder, df.height)
+    return part
 
 
-def _band_pairs(band: int, parts: list[_Part], has_path: Path, folder: Path, n_parts: int) -> int:
-    """One band's candidate pairs, written as `n_parts` files by a hash of the pair: the same
-    pair from every band lands in one partition, and partitions come out even (by ranges of
-    the first document, the first quarter held 56% of the pairs: a pair's smaller end)."""
-    has = np.load(has_path)
-    keys = np.concatenate([p.load("bands", mmap=True)[:, band] for p in parts])
+def _band_pairs(band: int, layout: Layout, folder: Path) -> int:
+    """One band's candidate pairs among rows with shingles that represent their exact group,
+    written as one file per pair partition."""
+    has = np.concatenate([p.load("has_shingles") for p in layout.parts])
+    has[representatives(layout)] = False
+    keys = np.concatenate([p.load("bands", mmap=True)[:, band] for p in layout.parts])
     pairs = bucket_pairs(keys[has], np.flatnonzero(has))
-    with np.errstate(over="ignore"):
-        mixed = mix64(pairs[:, 0].astype(np.uint64) * _PAIR_MIX ^ pairs[:, 1].astype(np.uint64))
-    part = (mixed % np.uint64(n_parts)).astype(np.int64)
-    for k in range(n_parts):
+    part = pair_partition(pairs[:, 0], pairs[:, 1], layout.partitions)
+    for k in range(layout.partitions):
         np.save(folder / f"b{band:04d}-p{k:05d}.npy", pairs[part == k])
     return len(pairs)
 
 
 def _verify_partition(
-    k: int, folder: Path, bands: int, similarity: PairSimilarity, cfg: DedupConfig
-) -> tuple[int, int, np.ndarray, np.ndarray]:
-    """A partition's distinct candidate pairs verified: (candidates, rejected by the signature
-    prefilter, verified pairs, their similarity). Bounded memory: pairs in chunks."""
+    k: int,
+    layout: Layout,
+    folder: Path,
+    bands: int,
+    similarity: PairSimilarity,
+    cfg: DedupConfig,
+) -> tuple[int, int, int]:
+    """A partition's distinct candidate pairs verified, the verified ones written (as pairs
+    with their similarity, and as edges): (candidates, rejected by the signature prefilter,
+    verified). Bounded memory: pairs in chunks."""
     pairs = unique_pairs([np.load(folder / f"b{b:04d}-p{k:05d}.npy") for b in range(bands)])
-    found, sims, prefiltered = [], [], 0
+    found, sims, prefiltered = [np.zeros((0, 2), np.int64)], [np.zeros(0)], 0
     floor = prefilter_floor(cfg.threshold, cfg.num_perm)
     for lo in range(0, len(pairs), VERIFY_CHUNK):
         chunk = pairs[lo : lo + VERIFY_CHUNK]
@@ -361,9 +350,20 @@ def _verify_partition(
         ok = sim >= cfg.threshold
         found.append(chunk[ok])
         sims.append(sim[ok])
-    if not found:
-        return 0, 0, np.zeros((0, 2), np.int64), np.zeros(0)
-    return len(pairs), prefiltered, np.concatenate(found), np.concatenate(sims)
+    verified = np.concatenate(found)
+    np.save(layout.file(f"verified-{k:05d}.npy"), verified)
+    np.save(layout.file(f"vsims-{k:05d}.npy"), np.concatenate(sims))
+    write_adjacency(layout, f"v{k:05d}", verified)
+    return len(pairs), prefiltered, len(verified)
+
+
+def _edges(layout: Layout) -> np.ndarray:
+    """Every duplicate edge found: exact (row, representative) and verified pairs."""
+    names = [
+        f"{kind}-{k:05d}.npy" for kind in ("exact", "verified") for k in range(layout.partitions)
+    ]
+    found = [np.load(layout.file(f)) for f in names if layout.file(f).is_file()]
+    return np.concatenate(found).reshape(-1, 2) if found else np.zeros((0, 2), np.int64)
 
 
 class _Clock:
@@ -374,47 +374,3 @@ class _Clock:
         now = time.perf_counter()
         self.laps[name], self.t = round(now - self.t, 3), now
         return self.laps
-
-
-def _exact(similarity: PairSimilarity, pairs: np.ndarray, ctx: StageContext) -> np.ndarray:
-    """Exact Jaccard of many pairs, in parallel chunks on the run's executor."""
-    chunks = np.array_split(pairs, max(1, min(len(pairs) // 2000, 4 * ctx.executor.workers)))
-    parts = ctx.map(_exact_chunk, chunks, similarity)
-    return np.concatenate(parts) if parts else np.zeros(0)
-
-
-def _exact_chunk(pairs: np.ndarray, similarity: PairSimilarity) -> np.ndarray:
-    return similarity.exact(pairs)
-
-
-def _choose_keepers(
-    meta: pl.DataFrame, label: np.ndarray, size: np.ndarray, new: np.ndarray, policy: str
-) -> np.ndarray:
-    """keeper[g]: the global index of the row kept in g's cluster."""
-    n = meta.height
-    keeper = np.arange(n)
-    multi = np.flatnonzero(size > 1)
-    if len(multi) == 0:
-        return keeper
-    if policy == "longest":
-        primary = -meta["length"].to_numpy()[multi].astype(np.float64)
-    elif policy == "first":
-        primary = multi.astype(np.float64)
-    else:
-        primary = -meta["keep_value"].to_numpy()[multi]
-        primary = np.where(np.isnan(primary), np.inf, primary)  # missing scores lose
-    # rows of the --against dataset always win: they are kept already
-    order = pl.DataFrame(
-        {
-            "g": multi,
-            "label": label[multi],
-            "new": new[multi],
-            "primary": primary,
-            "id": meta[ID].gather(multi),
-        }
-    ).sort("label", "new", "primary", "id")
-    firsts = order.group_by("label", maintain_order=True).first()
-    keeper_of_label = np.zeros(int(label.max()) + 1, dtype=np.int64)
-    keeper_of_label[firsts["label"].to_numpy()] = firsts["g"].to_numpy()
-    keeper[multi] = keeper_of_label[label[multi]]
-    return keeper

@@ -34,6 +34,18 @@ class PairSimilarity:
     def __init__(self, parts: list[ShardFiles], rows_per_part: list[int]):
         self.parts = parts
         self.offsets = np.cumsum([0, *rows_per_part])
+        self._loaded: dict[tuple[int, str], np.ndarray] = {}
+
+    def __getstate__(self) -> dict:  # a task loads what it needs itself
+        return {**self.__dict__, "_loaded": {}}
+
+    def _load(self, s: int, name: str) -> np.ndarray:
+        """A shard's signatures (mapped) or set offsets, loaded once per process and object:
+        a task asks for the same few files again and again (0.5 ms a load)."""
+        key = (s, name)
+        if key not in self._loaded:
+            self._loaded[key] = self.parts[s].load(name, mmap=name == "signatures")
+        return self._loaded[key]
 
     def _by_shard(self, docs: np.ndarray):
         shard = np.searchsorted(self.offsets, docs, side="right") - 1
@@ -47,7 +59,7 @@ class PairSimilarity:
         docs = np.unique(pairs)
         rows = None
         for s, mask, local in self._by_shard(docs):
-            sig = self.parts[s].load("signatures", mmap=True)
+            sig = self._load(s, "signatures")
             if rows is None:
                 rows = np.empty((len(docs), sig.shape[1]), dtype=sig.dtype)
             rows[mask] = sig[local]
@@ -82,7 +94,7 @@ class PairSimilarity:
         """The shingle sets of sorted global document ids, in that order."""
         out: list[np.ndarray] = []
         for s, _, local in self._by_shard(docs):
-            bounds = self.parts[s].load("set_offsets")
+            bounds = self._load(s, "set_offsets")
             with open(self.parts[s].path("sets"), "rb") as fh:
                 major, _ = np.lib.format.read_magic(fh)
                 read_header = (
