@@ -113,10 +113,13 @@ class LocalExecutor:
 
 
 def _import(modules: tuple[str, ...]) -> None:
+    """A worker's first task: imports (and runs the `warm_up()` of) each module."""
     import importlib
 
     for name in modules:
-        importlib.import_module(name)
+        module = importlib.import_module(name)
+        if callable(getattr(module, "warm_up", None)):
+            module.warm_up()
 
 
 def _die_with_parent(parent: int) -> None:

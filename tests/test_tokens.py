@@ -10,7 +10,11 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from curate.dedup import tokens as tokens_module
+from curate.dedup.shingles import mix64, shingle_hashes
+from curate.dedup.signatures import oph, oph_fingerprints
 from curate.dedup.tokens import doc_keys, token_hashes
+from curate.dedup.verify import shingle_sets
 
 
 def words_of(text: str) -> list[str]:
@@ -79,3 +83,52 @@ def test_doc_keys_equal_exactly_for_equal_token_sequences():
     assert k1[0] != k1[1]  # case differs (dedup lowercases first)
     assert k1[0] != k1[3]  # order counts
     assert len({*k1.tolist()}) == 4
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.text(st.characters(codec="utf-8"), max_size=60)), max_size=12),
+    st.booleans(),
+)
+def test_compiled_loop_equals_the_numpy_reference(texts, punctuation):
+    """The numba loop (curate/dedup/kernels.py) against the numpy passes it replaced: same
+    tokens, lengths and hashes for any text, in any mix of documents."""
+    series = pl.Series(texts, dtype=pl.String)
+    compiled = tokens_module.tokenize(series, punctuation)
+    tokens_module.REFERENCE = True
+    try:
+        reference = tokens_module.tokenize(series, punctuation)
+    finally:
+        tokens_module.REFERENCE = False
+    assert compiled.offsets.tolist() == reference.offsets.tolist()
+    assert compiled.hashes.tolist() == reference.hashes.tolist()
+    assert compiled.lengths.tolist() == reference.lengths.tolist()
+    keys = doc_keys(compiled.hashes, compiled.offsets)
+    tokens_module.REFERENCE = True
+    try:
+        reference_keys = doc_keys(compiled.hashes, compiled.offsets)
+    finally:
+        tokens_module.REFERENCE = False
+    assert [k.tolist() for k in keys] == [k.tolist() for k in reference_keys]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(0, 30), min_size=1, max_size=8),
+    st.integers(1, 6),
+    st.sampled_from([2, 3, 16, 128]),
+    st.integers(0, 2**32),
+)
+def test_compiled_fingerprints_equal_the_numpy_reference(lengths, ngram, num_perm, seed):
+    """oph signatures and shingle sets from the compiled pass (kernels.shingle_pass) equal
+    shingle_hashes -> oph and shingle_sets, for documents of any length around n."""
+    rng = np.random.default_rng(seed)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    # few distinct words: repeated shingles inside a document must collapse in its set
+    words = mix64(rng.integers(0, 5, int(offsets[-1])).astype(np.uint64))
+    sig, sets, set_offsets = oph_fingerprints(words, offsets, ngram, num_perm, seed)
+    sh, sh_off = shingle_hashes(words, offsets, ngram)
+    ref_sets, ref_offsets = shingle_sets(sh, sh_off)
+    assert sig.tolist() == oph(sh, sh_off, num_perm, seed).tolist()
+    assert sets.tolist() == ref_sets.tolist()
+    assert set_offsets.tolist() == ref_offsets.tolist()

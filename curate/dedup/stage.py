@@ -43,7 +43,7 @@ from curate.dedup.graph import (
 )
 from curate.dedup.lsh import band_keys, bucket_pairs, choose_bands, s_curve, unique_pairs
 from curate.dedup.shingles import shingle_hashes
-from curate.dedup.signatures import signatures
+from curate.dedup.signatures import oph_fingerprints, signatures
 from curate.dedup.tokens import doc_keys, token_hashes
 from curate.dedup.verify import PairSimilarity, prefilter_floor, shingle_sets
 from curate.errors import ConfigError
@@ -124,6 +124,7 @@ class DedupConfig:
 class DedupStage(Stage):
     name = "dedup"
     config_class = DedupConfig
+    warm_modules = ("curate.dedup.kernels",)  # compiled loops: workers load them while waiting
 
     def __init__(self, config: DedupConfig | None = None):
         super().__init__(config)
@@ -301,14 +302,19 @@ def _hash_shard(
         for k in range(partitions):
             np.save(folder / f"keys-{k:05d}.npy", keyed[which == k])
     if cfg.near:
-        sh, sh_off = shingle_hashes(tokens, tok_off, cfg.ngram)
-        sig = signatures(sh, sh_off, cfg.num_perm, seed, cfg.signature)
-        sets, set_offsets = shingle_sets(sh, sh_off)
+        if cfg.signature == "oph":  # one compiled pass
+            sig, sets, set_offsets = oph_fingerprints(
+                tokens, tok_off, cfg.ngram, cfg.num_perm, seed
+            )
+        else:
+            sh, sh_off = shingle_hashes(tokens, tok_off, cfg.ngram)
+            sig = signatures(sh, sh_off, cfg.num_perm, seed, cfg.signature)
+            sets, set_offsets = shingle_sets(sh, sh_off)
         np.save(folder / "sets.npy", sets)
         np.save(folder / "set_offsets.npy", set_offsets)
         np.save(folder / "signatures.npy", sig)
         np.save(folder / "bands.npy", band_keys(sig, bands, rows))
-        np.save(folder / "has_shingles.npy", np.diff(sh_off) > 0)
+        np.save(folder / "has_shingles.npy", np.diff(tok_off) > 0)
     (folder / "done").touch()
     return part
 

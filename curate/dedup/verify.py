@@ -136,10 +136,13 @@ def shingle_sets(shingles: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray,
     (values, offsets). 32 bits: two shingles of one pair collide with odds ~1e-5 per pair."""
     lengths = np.diff(offsets)
     rank = np.repeat(np.arange(len(lengths), dtype=np.uint64), lengths)
-    keys = np.sort((rank << np.uint64(32)) | (shingles >> np.uint64(32)))
+    return sets_from_keys((rank << np.uint64(32)) | (shingles >> np.uint64(32)), len(lengths))
+
+
+def sets_from_keys(keys: np.ndarray, docs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct sets from keys (document << 32 | value): (values, offsets)."""
+    keys = np.sort(keys)
     if len(keys):
         keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
-    set_offsets = np.searchsorted(
-        keys >> np.uint64(32), np.arange(len(lengths) + 1, dtype=np.uint64)
-    )
+    set_offsets = np.searchsorted(keys >> np.uint64(32), np.arange(docs + 1, dtype=np.uint64))
     return (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32), set_offsets.astype(np.int64)
