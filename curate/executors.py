@@ -113,13 +113,10 @@ class LocalExecutor:
 
 
 def _import(modules: tuple[str, ...]) -> None:
-    """A worker's first task: imports (and runs the `warm_up()` of) each module."""
     import importlib
 
     for name in modules:
-        module = importlib.import_module(name)
-        if callable(getattr(module, "warm_up", None)):
-            module.warm_up()
+        importlib.import_module(name)
 
 
 def _die_with_parent(parent: int) -> None:

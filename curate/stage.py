@@ -48,9 +48,6 @@ class Stage:
     name: ClassVar[str]
     config_class: ClassVar[type]
 
-    warm_modules: ClassVar[tuple[str, ...]] = ()
-    """Modules a worker imports (and warms up) before its first task."""
-
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.config_class()
 
@@ -191,7 +188,7 @@ def _run_locked(
     t0 = time.perf_counter()
     executor = make_executor(options.executor, options.workers, options.ray_address)
     if isinstance(executor, LocalExecutor):  # workers start while the input is read
-        executor.warm(("curate.stage", type(stage).__module__, *stage.warm_modules))
+        executor.warm(("curate.stage", type(stage).__module__))
     try:
         return _run_with(stage, input_path, out, options, progress, executor, started, t0)
     finally:

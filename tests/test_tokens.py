@@ -10,10 +10,9 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from curate.dedup import tokens as tokens_module
 from curate.dedup.shingles import mix64, shingle_hashes
 from curate.dedup.signatures import oph, oph_fingerprints
-from curate.dedup.tokens import doc_keys, token_hashes
+from curate.dedup.tokens import doc_keys, token_hashes, tokenize
 from curate.dedup.verify import shingle_sets
 
 
@@ -94,21 +93,13 @@ def test_compiled_loop_equals_the_numpy_reference(texts, punctuation):
     """The numba loop (curate/dedup/kernels.py) against the numpy passes it replaced: same
     tokens, lengths and hashes for any text, in any mix of documents."""
     series = pl.Series(texts, dtype=pl.String)
-    compiled = tokens_module.tokenize(series, punctuation)
-    tokens_module.REFERENCE = True
-    try:
-        reference = tokens_module.tokenize(series, punctuation)
-    finally:
-        tokens_module.REFERENCE = False
+    compiled = tokenize(series, punctuation, compiled=True)
+    reference = tokenize(series, punctuation)
     assert compiled.offsets.tolist() == reference.offsets.tolist()
     assert compiled.hashes.tolist() == reference.hashes.tolist()
     assert compiled.lengths.tolist() == reference.lengths.tolist()
-    keys = doc_keys(compiled.hashes, compiled.offsets)
-    tokens_module.REFERENCE = True
-    try:
-        reference_keys = doc_keys(compiled.hashes, compiled.offsets)
-    finally:
-        tokens_module.REFERENCE = False
+    keys = doc_keys(compiled.hashes, compiled.offsets, compiled=True)
+    reference_keys = doc_keys(compiled.hashes, compiled.offsets)
     assert [k.tolist() for k in keys] == [k.tolist() for k in reference_keys]
 
 

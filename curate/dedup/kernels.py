@@ -168,19 +168,3 @@ def doc_keys(hashes, offsets, k1, k2):
         count = np.uint64(offsets[d + 1] - a)
         k1[d] = _mix64(s1 ^ count)
         k2[d] = _mix64(s2 ^ count)
-
-
-def warm_up() -> None:
-    """Loads every kernel (numba's first call in a process costs about a second: its
-    registries and the compiled code from the on-disk cache), so a worker started ahead of
-    the work is ready when the work comes."""
-    data = np.frombuffer(b"warm up", dtype=np.uint8)
-    offsets = np.array([0, len(data)], dtype=np.int64)
-    hashes, lengths = np.empty(8, np.uint64), np.empty(8, np.int64)
-    counts = np.empty(1, np.int64)
-    words = np.zeros(0, dtype=bool)
-    tokenize_chunk(data, offsets, np.ones(256, bool), words, True, hashes, lengths, counts)
-    k1, k2 = np.empty(1, np.uint64), np.empty(1, np.uint64)
-    doc_keys(hashes[:2], np.array([0, 2], np.int64), k1, k2)
-    sig = np.full((1, 2), _EMPTY, np.uint32)
-    shingle_pass(hashes[:2], np.array([0, 2], np.int64), 5, np.uint64(1), sig, hashes[2:4])

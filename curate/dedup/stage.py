@@ -51,6 +51,9 @@ from curate.stage import Rule, ShardDecisions, Stage, StageContext
 
 KIND = "dedup.duplicate_kind"
 PAIRS_PARTITION_ROWS = 50_000  # rows per partition of exact keys and candidate pairs
+# text per worker from which the compiled loops pay off: numba starts in ~1.2 s a process and
+# then saves ~18 ms per MB over the numpy passes (50k benchmark corpus)
+COMPILED_MIN_BYTES = 64 << 20
 MIN_PARTITIONS = 8  # partitions of keys and pairs, at least (tasks to spread over workers)
 VERIFY_CHUNK = 65_536  # candidate pairs verified at a time (their shingle sets mapped, then not)
 
@@ -124,7 +127,6 @@ class DedupConfig:
 class DedupStage(Stage):
     name = "dedup"
     config_class = DedupConfig
-    warm_modules = ("curate.dedup.kernels",)  # compiled loops: workers load them while waiting
 
     def __init__(self, config: DedupConfig | None = None):
         super().__init__(config)
@@ -161,7 +163,10 @@ class DedupStage(Stage):
                 folder = ctx.workdir / f"{tag}-{s.index:05d}"
                 jobs.append((ds, s, folder, start, tag == "input"))
                 start += s.rows
-        parts = ctx.map(_hash_shard, jobs, cfg, bands, rows, ctx.seed, partitions)
+        # compiled loops (numba) where each worker has enough text to repay their start
+        text = sum(s.text_bytes for _, ds in sources for s in ds.shards)
+        compiled = text / ctx.executor.workers >= COMPILED_MIN_BYTES
+        parts = ctx.map(_hash_shard, jobs, cfg, bands, rows, ctx.seed, partitions, compiled)
         clock.lap("hash_shards_s")
         # blocks of parts for the graph steps: a few tasks per worker, each of many rows
         blocks = max(2 * ctx.executor.workers, -(-n // PAIRS_PARTITION_ROWS))
@@ -261,6 +266,7 @@ def _hash_shard(
     rows: int,
     seed: int,
     partitions: int,
+    compiled: bool = False,
 ) -> Part:
     dataset, shard, folder, start, new = job
     part = Part(folder, shard.rows, new, shard.index)
@@ -274,9 +280,9 @@ def _hash_shard(
         text = text.str.to_lowercase()
     if cfg.digits:
         text = text.str.replace_all(r"\p{Nd}+", "0")
-    tokens, tok_off = token_hashes(text, cfg.punctuation)
+    tokens, tok_off = token_hashes(text, cfg.punctuation, compiled)
     if cfg.whitespace:  # equal token sequences: equal text once whitespace is collapsed
-        k1, k2 = doc_keys(tokens, tok_off)
+        k1, k2 = doc_keys(tokens, tok_off, compiled)
     else:  # whitespace matters: the case- and digit-folded text itself is the key
         k1, k2 = (text.fill_null("").hash(seed=s).to_numpy() for s in (1, 2))
     keep_col = cfg.keep.removeprefix("column:") if cfg.keep.startswith("column:") else None
@@ -302,7 +308,7 @@ def _hash_shard(
         for k in range(partitions):
             np.save(folder / f"keys-{k:05d}.npy", keyed[which == k])
     if cfg.near:
-        if cfg.signature == "oph":  # one compiled pass
+        if cfg.signature == "oph" and compiled:
             sig, sets, set_offsets = oph_fingerprints(
                 tokens, tok_off, cfg.ngram, cfg.num_perm, seed
             )

@@ -3,8 +3,9 @@
 No Python string is made per word: tokens are runs of word characters found by classifying each
 byte, and each token's bytes are folded, 8 at a time, through a 64-bit mixer. The hash depends
 on nothing but the bytes, so it is stable across runs, processes and library versions. The work
-is one compiled pass (curate/dedup/kernels.py); the numpy passes it replaced stay here as the
-reference the tests hold it to (`REFERENCE = True` selects them).
+is one compiled pass (curate/dedup/kernels.py, `compiled=True`) or about a dozen numpy passes
+(the default: numba's start, ~1.2 s a process, pays off only past ~64 MB of text); both give
+the same values, and the tests hold them to it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import pyarrow as pa
 
 from curate.dedup.shingles import mix64
 
-REFERENCE = False  # tests set it: the numpy reference instead of the compiled loop
 CHUNK_BYTES = 4 << 20  # text per vectorised pass: temporaries stay near 20 bytes per text byte
 # the low k bytes of a 64-bit load, k = 0..8
 _MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
@@ -119,15 +119,17 @@ class Tokens:
     lengths: np.ndarray  # int64, UTF-8 bytes of each token
 
 
-def token_hashes(texts: pl.Series, punctuation: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def token_hashes(
+    texts: pl.Series, punctuation: bool = True, compiled: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(uint64 hash of every word token in order; offsets: document d's tokens are
     [off[d], off[d+1])). Words are runs of letters, digits and marks (punctuation=True) or of
     non-whitespace characters."""
-    t = tokenize(texts, punctuation)
+    t = tokenize(texts, punctuation, compiled)
     return t.hashes, t.offsets
 
 
-def tokenize(texts: pl.Series, punctuation: bool = True) -> Tokens:
+def tokenize(texts: pl.Series, punctuation: bool = True, compiled: bool = False) -> Tokens:
     data, offsets = string_buffers(texts)
     hashes, counts, lengths = [], [], []
     start_doc = 0
@@ -136,7 +138,7 @@ def tokenize(texts: pl.Series, punctuation: bool = True) -> Tokens:
         end_doc = int(np.searchsorted(offsets, offsets[start_doc] + CHUNK_BYTES, side="right")) - 1
         end_doc = min(max(end_doc, start_doc + 1), len(offsets) - 1)
         lo, hi = offsets[start_doc], offsets[end_doc]
-        chunk = _chunk_numpy if REFERENCE else _chunk_compiled
+        chunk = _chunk_compiled if compiled else _chunk_numpy
         h, c, n = chunk(data[lo:hi], offsets[start_doc : end_doc + 1] - lo, punctuation)
         hashes.append(h)
         counts.append(c)
@@ -176,7 +178,8 @@ def _chunk_compiled(
 def _chunk_numpy(
     data: np.ndarray, offsets: np.ndarray, punctuation: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The reference: the same tokens with numpy passes (about 4x slower)."""
+    """The same tokens with numpy passes: about 2x slower than the compiled loop, but no
+    compiler to start."""
     n = len(data)
     if n == 0:
         empty = np.zeros(0, np.int64)
@@ -219,13 +222,15 @@ def _hash_tokens(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> n
             pos, rest = pos[more] + 8, rest[more] - 8
 
 
-def doc_keys(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def doc_keys(
+    hashes: np.ndarray, offsets: np.ndarray, compiled: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Two independent 64-bit keys of each document's token sequence: sum_i h_i * (2i + 1) and
     sum_i (h_i ^ c) * (2i + 3), modulo 2^64, i the position in the document. Token hashes are
     avalanched, so equal keys mean equal token sequences but for chance (2^-128); odd position
     weights make order count. Computed with global positions g = s + i, no per-token document
     start: sum h (2i + w) = sum h (2g + w) - 2s sum h, modulo 2^64 alike."""
-    if not REFERENCE:
+    if compiled:
         from curate.dedup import kernels
 
         k1, k2 = np.empty(len(offsets) - 1, np.uint64), np.empty(len(offsets) - 1, np.uint64)
