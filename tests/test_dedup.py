@@ -138,6 +138,21 @@ def test_deterministic_across_workers_and_resplitting(corpus, tmp_path):
         assert a.equals(b)
 
 
+def test_compiled_loops_give_the_same_outputs(corpus, tmp_path, monkeypatch):
+    """Large runs hash with numba-compiled loops, small ones with numpy: byte-identical."""
+    import curate.dedup.stage as dedup_stage
+
+    src, _ = corpus
+    run_stage(DedupStage(DedupConfig()), src, tmp_path / "numpy", RunOptions())
+    calls = []
+    compiled = dedup_stage.oph_fingerprints
+    monkeypatch.setattr(dedup_stage, "COMPILED_MIN_BYTES", 0)
+    monkeypatch.setattr(dedup_stage, "oph_fingerprints", lambda *a: calls.append(1) or compiled(*a))
+    run_stage(DedupStage(DedupConfig()), src, tmp_path / "compiled", RunOptions())
+    assert len(calls) == 4  # one per shard: the compiled path ran
+    assert tree_bytes(tmp_path / "numpy") == tree_bytes(tmp_path / "compiled")
+
+
 def test_against_an_existing_dataset(tmp_path):
     docs = documents(140, seed=7)
     old = write_shards(
