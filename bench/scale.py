@@ -10,10 +10,9 @@ and near copies; ~1.0 GB of text, ~460 MB of Parquet), cached in bench/.cache/bb
 when another benchmark already built it (its sample.json says it is complete).
 
 The recipe is sample_data/recipe.toml's stages with parameters suited to news articles (dedup on
-word 5-grams, filter preset web with English only, labeling functions for BBC's classes). Its
-label stage runs with `issues = "off"` here: label-error detection fits models on the whole
-feature matrix of the rows that reach it (about 3 GB of hashed n-grams for the ~330k articles
-that survive dedup), the one global pass not yet bounded; `--issues flag` measures it anyway.
+word 5-grams, filter preset web with English only, labeling functions for BBC's classes), label
+issues flagged as in the sample recipe (label-error detection fits its cross-validated models on
+at most `fit_rows` = 50,000 rows and scores the rest; `--issues off` leaves it out).
 
 Each configuration is one `winnow run` process in a fresh run folder. Memory is sampled every
 0.2 s over the whole process tree (winnow, its spawned workers, or Ray's raylet, object store
@@ -174,7 +173,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=450_000)
     ap.add_argument("--shards", type=int, default=64)
     ap.add_argument("--configs", default="w1,w2,ray", help="comma-separated: w1, w2, ray")
-    ap.add_argument("--issues", default="off", help="the label stage's issues setting")
+    ap.add_argument("--issues", default="flag", help="the label stage's issues setting")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
     shards = corpus(args.rows, args.shards)
