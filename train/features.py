@@ -14,11 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from curate.dedup.shingles import mix64
+from curate.dedup.shingles import mix64, word_bigrams
 from curate.dedup.tokens import _string_buffers, tokenize
 
 _K = np.uint64(0x9E3779B97F4A7C15)
-_SALT_BIGRAM = np.uint64(0x2545F4914F6CDD1D)
 _SALT_CHAR = np.uint64(0xD6E8FEB86659FD93)
 
 
@@ -55,11 +54,7 @@ def featurize(texts: pl.Series, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndar
     per_doc = np.diff(off)
     parts = [(h, np.repeat(np.arange(docs), per_doc))]
     if cfg.word_ngrams >= 2 and len(h) > 1:
-        doc_of = parts[0][1]
-        same = doc_of[1:] == doc_of[:-1]  # a bigram never spans two documents
-        with np.errstate(over="ignore"):
-            bi = mix64((h[:-1] * _K) ^ h[1:] ^ _SALT_BIGRAM)
-        parts.append((bi[same], doc_of[:-1][same]))
+        parts.append(word_bigrams(h, parts[0][1]))
     if cfg.char_ngrams:
         parts.append(_byte_ngrams(texts, *cfg.char_ngrams))
     hashes = np.concatenate([p[0] for p in parts])

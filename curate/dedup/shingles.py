@@ -63,3 +63,14 @@ def shingle_hashes(words: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.n
             # the length goes in too, so "a b" and "a b c" of short docs never collide
             out[out_offsets[short]] = mix64(s ^ length.astype(np.uint64))
     return out, out_offsets
+
+
+_BIGRAM_SALT = np.uint64(0x2545F4914F6CDD1D)
+
+
+def word_bigrams(words: np.ndarray, doc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of neighbouring word pairs inside one document, and the document of each (the
+    bigram features of `winnow train` and of the label stage)."""
+    same = doc[1:] == doc[:-1]  # a bigram never spans two documents
+    with np.errstate(over="ignore"):
+        return mix64((words[:-1] * _K1) ^ words[1:] ^ _BIGRAM_SALT)[same], doc[:-1][same]

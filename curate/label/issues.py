@@ -30,11 +30,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDClassifier
 from sklearn.preprocessing import normalize
 
-from curate.dedup.shingles import mix64
+from curate.dedup.shingles import word_bigrams
 from curate.dedup.tokens import tokenize
-
-_BIGRAM_MUL = np.uint64(0x9E3779B97F4A7C15)
-_BIGRAM_SALT = np.uint64(0x2545F4914F6CDD1D)
 
 # L2 strength and epochs of the SGD model. Swept on BBC News with 10% flips and on the sample
 # glosses, seeds 0..2 (bench/label_issues.py): alpha 1e-5..1e-4 x 10..30 epochs all land within
@@ -69,11 +66,9 @@ def text_features(
     keep = tok.lengths >= 2
     h = tok.hashes[keep]
     doc = np.repeat(np.arange(docs, dtype=np.int64), np.diff(tok.offsets))[keep]
-    same = doc[1:] == doc[:-1]  # a bigram never spans two documents
-    with np.errstate(over="ignore"):
-        bigrams = mix64((h[:-1] * _BIGRAM_MUL) ^ h[1:] ^ _BIGRAM_SALT)[same]
+    bigrams, bigram_doc = word_bigrams(h, doc)
     col = (np.concatenate([h, bigrams]) % np.uint64(n_features)).astype(np.int64)
-    row = np.concatenate([doc, doc[:-1][same]])
+    row = np.concatenate([doc, bigram_doc])
     X = sp.csr_matrix((np.ones(len(col)), (row, col)), shape=(docs, n_features), dtype=np.float64)
     X.sum_duplicates()
     X.sort_indices()
