@@ -2,8 +2,11 @@
 
 Results always come back in item order, so outputs are byte-identical whatever the worker count
 or executor. One process pool serves a whole stage (its global pass and its per-shard pass):
-starting Python workers costs about a second each, too much to pay twice. `make_executor` picks
-the local pool or Ray (curate/ray_executor.py); both have `workers`, `map` and `with`.
+starting Python workers costs about a second each, too much to pay twice. A stage whose tasks
+spend their time outside the GIL (compiled nogil loops, numpy, polars, Arrow) runs them on
+threads of this process instead: no worker start, no pickling, one copy of what a task loads.
+`make_executor` picks the local pool or Ray (curate/ray_executor.py); both have `workers`,
+`processes`, `map` and `with`.
 """
 
 from __future__ import annotations
@@ -12,7 +15,13 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from typing import Any
 
 import pyarrow as pa
@@ -22,13 +31,14 @@ from curate.errors import ConfigError
 EXECUTORS = ("local", "ray")
 
 
-def make_executor(name: str, workers: int = 1, address: str = ""):
-    """The executor a run asked for: `local` (this machine) or `ray` (a Ray cluster: the one at
-    `address`, or a local one started for the run)."""
+def make_executor(name: str, workers: int = 1, address: str = "", threads: bool = False):
+    """The executor a run asked for: `local` (this machine; `threads`: workers are threads of
+    this process) or `ray` (a Ray cluster: the one at `address`, or a local one started for the
+    run; always processes)."""
     if name == "local":
         if address:
             raise ConfigError("--ray-address needs --executor ray")
-        return LocalExecutor(workers)
+        return LocalExecutor(workers, threads=threads)
     if name == "ray":
         if workers < 1:
             raise ConfigError(f"workers must be >= 1, got {workers}")
@@ -39,22 +49,34 @@ def make_executor(name: str, workers: int = 1, address: str = ""):
 
 
 class LocalExecutor:
-    """In-process for one worker; this process plus `workers - 1` spawned processes otherwise."""
+    """In-process for one worker; otherwise this process plus `workers - 1` spawned processes,
+    or, with `threads`, `workers` threads of this process."""
 
     name = "local"
 
-    def __init__(self, workers: int = 1, name: str = "local"):
+    def __init__(self, workers: int = 1, name: str = "local", threads: bool = False):
         if name != "local":
             raise ConfigError(f"LocalExecutor runs only 'local', not '{name}' (see make_executor)")
         if workers < 1:
             raise ConfigError(f"workers must be >= 1, got {workers}")
         self.workers = workers
+        self.threads = threads
         self._pool: ProcessPoolExecutor | None = None
+        self._threads: ThreadPoolExecutor | None = None
+
+    @property
+    def processes(self) -> int:
+        """Processes the tasks run in: what each loads once (compiled code, caches) it loads
+        this many times."""
+        return 1 if self.threads else self.workers
 
     def __enter__(self) -> LocalExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._threads is not None:
+            self._threads.shutdown(cancel_futures=True)
+            self._threads = None
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
@@ -63,8 +85,8 @@ class LocalExecutor:
     def warm(self, modules: Sequence[str] = ("curate.stage",)) -> None:
         """Starts the worker processes now, each importing `modules`, so that their
         start (about 0.7 s each) overlaps the run's planning instead of delaying its first
-        parallel step. No-op with one worker or a pool already started."""
-        if self.workers == 1 or self._pool is not None:
+        parallel step. No-op with one worker, threads or a pool already started."""
+        if self.workers == 1 or self.threads or self._pool is not None:
             return
         # spawn, not fork: polars and torch hold thread pools a forked child inherits broken.
         # Each worker is one core's worth of work: its polars runs single-threaded, and so
@@ -92,6 +114,12 @@ class LocalExecutor:
             for item in items:
                 yield fn(item, *args)
             return
+        if self.threads:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="winnow")
+            # Executor.map submits every item at once and cancels the rest if one fails
+            yield from self._threads.map(_Call(fn, args), items)
+            return
         self.warm()
         assert self._pool is not None
         pending = deque(range(len(items)))
@@ -117,6 +145,14 @@ class LocalExecutor:
         finally:
             for f in inflight:
                 f.cancel()
+
+
+class _Call:
+    def __init__(self, fn: Callable[..., Any], args: tuple):
+        self.fn, self.args = fn, args
+
+    def __call__(self, item: Any) -> Any:
+        return self.fn(item, *self.args)
 
 
 def _import(modules: tuple[str, ...]) -> None:

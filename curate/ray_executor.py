@@ -43,6 +43,11 @@ class RayExecutor:
         self.workers = workers
         self.address = address
 
+    @property
+    def processes(self) -> int:
+        """Ray's workers are processes: each loads what a task needs once."""
+        return self.workers
+
     def __enter__(self) -> RayExecutor:
         ray = self._ray
         if not ray.is_initialized():

@@ -47,6 +47,9 @@ class Stage:
 
     name: ClassVar[str]
     config_class: ClassVar[type]
+    threads: ClassVar[bool] = False
+    """True: the stage's tasks spend their time outside the GIL (compiled nogil loops, numpy,
+    polars, Arrow), so its local workers are threads of one process rather than processes."""
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.config_class()
@@ -186,7 +189,9 @@ def _run_locked(
 ) -> StageResult:
     started = _now()
     t0 = time.perf_counter()
-    executor = make_executor(options.executor, options.workers, options.ray_address)
+    executor = make_executor(
+        options.executor, options.workers, options.ray_address, threads=stage.threads
+    )
     if isinstance(executor, LocalExecutor):  # workers start while the input is read
         executor.warm(("curate.stage", type(stage).__module__))
     try:

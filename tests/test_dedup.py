@@ -153,6 +153,26 @@ def test_compiled_loops_give_the_same_outputs(corpus, tmp_path, monkeypatch):
     assert tree_bytes(tmp_path / "numpy") == tree_bytes(tmp_path / "compiled")
 
 
+def test_threads_switching_to_compiled_loops_midway_give_the_same_outputs(
+    corpus, tmp_path, monkeypatch
+):
+    """Two workers are threads: the kernels load in the background while tasks start on numpy,
+    so a run mixes both paths (forced here: every other shard); the bytes never show it."""
+    import curate.dedup.stage as dedup_stage
+
+    src, _ = corpus
+    run_stage(DedupStage(DedupConfig()), src, tmp_path / "numpy", RunOptions())
+    calls, ready = [], iter([False, True] * 8)
+    compiled = dedup_stage.oph_fingerprints
+    monkeypatch.setattr(dedup_stage, "COMPILED_MIN_BYTES", 0)
+    monkeypatch.setattr(dedup_stage.jit, "ready", lambda: next(ready))
+    monkeypatch.setattr(dedup_stage, "oph_fingerprints", lambda *a: calls.append(1) or compiled(*a))
+    dedup_stage.jit.load()  # what the background load does; here before the run
+    run_stage(DedupStage(DedupConfig()), src, tmp_path / "mixed", RunOptions(workers=2))
+    assert len(calls) == 2  # 2 of the 4 shards took the compiled path
+    assert tree_bytes(tmp_path / "numpy") == tree_bytes(tmp_path / "mixed")
+
+
 def test_against_an_existing_dataset(tmp_path):
     docs = documents(140, seed=7)
     old = write_shards(

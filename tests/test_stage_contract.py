@@ -95,6 +95,31 @@ def test_workers_give_identical_bytes(reference, tmp_path):
     assert tree_bytes(tmp_path / "w2") == tree_bytes(reference)
 
 
+@pytest.mark.parametrize("threads", [False, True])
+def test_local_executor_keeps_item_order_and_raises_task_errors(threads):
+    from curate.executors import LocalExecutor
+
+    with LocalExecutor(2, threads=threads) as ex:
+        assert ex.processes == (1 if threads else 2)
+        items = list(range(40))
+        assert list(ex.map(_slow_square, items, (0.001,))) == [i * i for i in items]
+        with pytest.raises(ValueError, match="item 3"):
+            list(ex.map(_fail_on_three, items))
+
+
+def _slow_square(i: int, pause: float) -> int:
+    import time
+
+    time.sleep(pause * (i % 3))  # later items may finish first
+    return i * i
+
+
+def _fail_on_three(i: int) -> int:
+    if i == 3:
+        raise ValueError("item 3")
+    return i
+
+
 def test_one_shard_or_many_give_the_same_rows(reference, tmp_path):
     one = tmp_path / "one"
     one.mkdir()

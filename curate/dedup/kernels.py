@@ -21,7 +21,7 @@ _K3 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _mix64(x):
     x ^= x >> _S30
     x *= _K2
@@ -31,7 +31,7 @@ def _mix64(x):
     return x
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _hash_token(data, start, length):
     """The token's bytes, 8 at a time little-endian, folded through mix64 (as `_hash_tokens`).
     (An unaligned 64-bit load through a strided view measured slower here than this loop.)"""
@@ -49,7 +49,7 @@ def _hash_token(data, start, length):
         rest -= 8
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def tokenize_chunk(data, offsets, ascii_word, bmp_word, punctuation, hashes, lengths, counts):
     """Tokens of the documents data[offsets[d]:offsets[d + 1]]: hashes and byte lengths written
     in order, each document's count in counts[d]; returns the number of tokens. A token is a
@@ -108,7 +108,7 @@ _TOP = np.uint64(32)
 _LOW32 = np.uint64(0xFFFFFFFF)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def shingle_pass(words, offsets, n, seed_mix, sig, keys):
     """Per document, in one pass over its word hashes: each word n-gram's hash (as
     shingles.shingle_hashes), its one-permutation-hashing bin minimum in `sig` (as
@@ -140,7 +140,7 @@ def shingle_pass(words, offsets, n, seed_mix, sig, keys):
     return m
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _oph_update(sig, d, s, seed_mix, num_perm):
     h = _mix64(s ^ seed_mix)
     b = ((h >> _TOP) * num_perm) >> _TOP
@@ -152,7 +152,7 @@ def _oph_update(sig, d, s, seed_mix, num_perm):
 _XOR_KEY2 = np.uint64(0xC2B2AE3D27D4EB4F)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def doc_keys(hashes, offsets, k1, k2):
     """tokens.doc_keys in one pass: sum_i h_i (2i + 1) and sum_i (h_i ^ c)(2i + 3) per
     document, modulo 2^64, each mixed with the token count."""

@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from curate.dataset import ID, TEXT, Columns, Dataset, Shard
+from curate.dedup import jit
 from curate.dedup.graph import (
     Layout,
     Part,
@@ -127,6 +128,7 @@ class DedupConfig:
 class DedupStage(Stage):
     name = "dedup"
     config_class = DedupConfig
+    threads = True  # measured: its tasks are compiled nogil loops, numpy, polars and Arrow
 
     def __init__(self, config: DedupConfig | None = None):
         super().__init__(config)
@@ -163,10 +165,16 @@ class DedupStage(Stage):
                 folder = ctx.workdir / f"{tag}-{s.index:05d}"
                 jobs.append((ds, s, folder, start, tag == "input"))
                 start += s.rows
-        # compiled loops (numba) where each worker has enough text to repay their start
+        # compiled loops (numba) where each process has enough text to repay their start; with
+        # workers on threads of one process, one loads them while the others start on numpy
         text = sum(s.text_bytes for _, ds in sources for s in ds.shards)
-        compiled = text / ctx.executor.workers >= COMPILED_MIN_BYTES
-        parts = ctx.map(_hash_shard, jobs, cfg, bands, rows, ctx.seed, partitions, compiled)
+        compiled = text / ctx.executor.processes >= COMPILED_MIN_BYTES
+        background = compiled and ctx.executor.processes < ctx.executor.workers
+        if background:
+            jit.load_in_background()
+        parts = ctx.map(
+            _hash_shard, jobs, cfg, bands, rows, ctx.seed, partitions, compiled, not background
+        )
         clock.lap("hash_shards_s")
         # blocks of parts for the graph steps: a few tasks per worker, each of many rows
         blocks = max(2 * ctx.executor.workers, -(-n // PAIRS_PARTITION_ROWS))
@@ -267,13 +275,19 @@ def _hash_shard(
     seed: int,
     partitions: int,
     compiled: bool = False,
+    wait: bool = True,
 ) -> Part:
+    """`compiled`: the compiled loops, once loaded (`wait`: load them now if need be; else the
+    numpy passes until a background load is done: the same bits either way)."""
     dataset, shard, folder, start, new = job
     part = Part(folder, shard.rows, new, shard.index)
     if (folder / "done").is_file():  # finished by an interrupted run with the same key
         return part
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
+    if compiled and wait:
+        jit.load()
+    compiled = compiled and jit.ready()
     df = dataset.read_shard(shard)
     text = df[TEXT]
     if cfg.lowercase:

@@ -8,7 +8,7 @@ pair costs one binary-search merge.
 from __future__ import annotations
 
 import math
-import os
+import mmap
 from pathlib import Path
 from typing import Protocol
 
@@ -74,27 +74,33 @@ class PairSimilarity:
         out = np.empty(len(pairs))
         if len(pairs) == 0:
             return out
-        # each document's set read once, by itself (pread): memory is this batch's sets, never
-        # whole files (mapping them made every worker resident in all of them at 1 GB)
+        # the batch's sets read by ranges of the files (pread): memory is this batch's sets,
+        # never whole files (mapping them made every worker resident in all of them at 1 GB)
         docs, inverse = np.unique(pairs, return_inverse=True)
         inverse = inverse.reshape(pairs.shape)
-        sets = self._read_sets(docs)
-        sizes = np.array([len(x) for x in sets], dtype=np.int64)
+        values, starts, sizes = self._read_sets(docs)
         # pairs in batches of about EXACT_BATCH shingles: temporaries stay near 40 MB
         work = np.cumsum(sizes[inverse].sum(axis=1))
         lo = 0
         while lo < len(pairs):
             hi = max(lo + 1, int(np.searchsorted(work, work[lo] + EXACT_BATCH, side="left")))
             ia, ib = inverse[lo:hi, 0], inverse[lo:hi, 1]
-            out[lo:hi] = _jaccard(sets, sizes, ia, ib)
+            out[lo:hi] = _jaccard(values, starts, sizes, ia, ib)
             lo = hi
         return out
 
-    def _read_sets(self, docs: np.ndarray) -> list[np.ndarray]:
-        """The shingle sets of sorted global document ids, in that order."""
-        out: list[np.ndarray] = []
+    def _read_sets(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The shingle sets of sorted global document ids: (values, starts, sizes), document
+        i's set being values[starts[i] : starts[i] + sizes[i]]. Each shard's file is mapped,
+        the documents' values gathered in one vectorised copy, and unmapped: memory is this
+        batch's sets, never whole files, and no Python runs per document, so threads verify
+        in parallel (one pread per document held the GIL)."""
+        values, starts, sizes, base = [], [], [], 0
         for s, _, local in self._by_shard(docs):
             bounds = self._load(s, "set_offsets")
+            lo, n = bounds[local], bounds[local + 1] - bounds[local]
+            at = np.cumsum(n) - n  # where each document's set begins in this shard's values
+            idx = np.repeat(lo - at, n) + np.arange(int(n.sum()))
             with open(self.parts[s].path("sets"), "rb") as fh:
                 major, _ = np.lib.format.read_magic(fh)
                 read_header = (
@@ -102,27 +108,36 @@ class PairSimilarity:
                     if major == 1
                     else np.lib.format.read_array_header_2_0
                 )
-                _, _, dtype = read_header(fh)
-                start, item, fd = fh.tell(), dtype.itemsize, fh.fileno()
-                for lo, hi in zip(bounds[local].tolist(), bounds[local + 1].tolist(), strict=True):
-                    raw = os.pread(fd, (hi - lo) * item, start + lo * item)
-                    out.append(np.frombuffer(raw, dtype=dtype))
-        return out
+                shape, _, dtype = read_header(fh)
+                header = fh.tell()
+                if shape[0] == 0:  # nothing to map (and an empty map is an error)
+                    values.append(np.zeros(0, dtype))
+                else:
+                    with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                        mapped = np.frombuffer(mm, dtype, count=shape[0], offset=header)
+                        values.append(mapped[idx])  # a copy: the map can close
+                        del mapped
+            starts.append(base + at)
+            sizes.append(n)
+            base += int(n.sum())
+        return np.concatenate(values), np.concatenate(starts), np.concatenate(sizes)
 
 
 def _jaccard(
-    sets: list[np.ndarray], sizes: np.ndarray, ia: np.ndarray, ib: np.ndarray
+    values: np.ndarray, starts: np.ndarray, sizes: np.ndarray, ia: np.ndarray, ib: np.ndarray
 ) -> np.ndarray:
-    """Jaccard of sorted distinct sets, pair k = (sets[ia[k]], sets[ib[k]]), with no Python loop
-    per pair: each side's sets, tagged with the pair's number, concatenate into one sorted run;
-    a stable sort of the two runs is one merge, and a shingle in both sets is an equal neighbour.
-    """
+    """Jaccard of sorted distinct sets, pair k = (set ia[k], set ib[k]), set d being
+    values[starts[d] : starts[d] + sizes[d]], with no Python loop per pair: each side's sets,
+    tagged with the pair's number, gather into one sorted run; a stable sort of the two runs is
+    one merge, and a shingle in both sets is an equal neighbour."""
     m = len(ia)
     pair = np.arange(m, dtype=np.uint64) << np.uint64(32)
     runs = []
     for side in (ia, ib):
-        values = np.concatenate([sets[d] for d in side.tolist()]) if m else np.zeros(0)
-        runs.append(np.repeat(pair, sizes[side]) | values.astype(np.uint64))
+        n = sizes[side]
+        at = np.cumsum(n) - n  # where each pair's set begins in this side's run
+        idx = np.repeat(starts[side] - at, n) + np.arange(int(n.sum()))
+        runs.append(np.repeat(pair, n) | values[idx].astype(np.uint64))
     keys = np.concatenate(runs)
     keys.sort(kind="stable")  # timsort: two sorted runs merge in linear time
     both = keys[1:][keys[1:] == keys[:-1]] >> np.uint64(32)
