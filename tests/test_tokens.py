@@ -123,3 +123,28 @@ def test_compiled_fingerprints_equal_the_numpy_reference(lengths, ngram, num_per
     assert sig.tolist() == oph(sh, sh_off, num_perm, seed).tolist()
     assert sets.tolist() == ref_sets.tolist()
     assert set_offsets.tolist() == ref_offsets.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.frozensets(st.integers(0, 60), max_size=30), min_size=1, max_size=12),
+    st.data(),
+)
+def test_compiled_jaccard_equals_the_numpy_reference_and_python_sets(sets, data):
+    from curate.dedup.kernels import jaccard_pairs
+    from curate.dedup.verify import _jaccard
+
+    values = np.array([v for s in sets for v in sorted(s)], dtype=np.uint32)
+    sizes = np.array([len(s) for s in sets], dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    index = st.integers(0, len(sets) - 1)
+    pairs = np.array(data.draw(st.lists(st.tuples(index, index), min_size=1, max_size=20)))
+    ia, ib = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+    compiled = np.empty(len(pairs))
+    jaccard_pairs(values, starts, sizes, ia, ib, compiled)
+    expected = [
+        len(sets[a] & sets[b]) / len(sets[a] | sets[b]) if sets[a] | sets[b] else 0.0
+        for a, b in pairs.tolist()
+    ]
+    assert compiled.tolist() == expected
+    assert _jaccard(values, starts, sizes, ia, ib).tolist() == expected

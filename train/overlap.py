@@ -58,7 +58,7 @@ def find_overlap(
     keys = band_keys(sig, bands, rows)
     docs = np.flatnonzero(has)
     pairs = np.concatenate(
-        [bucket_pairs(keys[has, b], docs) for b in range(bands)] or [np.zeros((0, 2), np.int64)]
+        [bucket_pairs(keys[b, has], docs) for b in range(bands)] or [np.zeros((0, 2), np.int64)]
     )
     pairs = pairs[(pairs[:, 0] < h) & (pairs[:, 1] >= h)]  # held-out x train only
     pairs = np.unique(pairs, axis=0)

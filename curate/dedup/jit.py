@@ -45,6 +45,7 @@ def _load() -> None:
     import numpy as np
     import polars as pl
 
+    from curate.dedup.kernels import jaccard_pairs
     from curate.dedup.signatures import oph_fingerprints
     from curate.dedup.tokens import doc_keys, token_hashes
 
@@ -53,6 +54,8 @@ def _load() -> None:
         tokens, offsets = token_hashes(pl.Series(["a b c d e f g"]), True, compiled=True)
         doc_keys(tokens, offsets, compiled=True)
         oph_fingerprints(tokens, offsets.astype(np.int64), 5, 128, 0)
+        one = np.zeros(1, np.int64)
+        jaccard_pairs(np.zeros(1, np.uint32), one, one + 1, one, one, np.zeros(1))
     _ready.set()
 
 

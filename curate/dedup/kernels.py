@@ -168,3 +168,29 @@ def doc_keys(hashes, offsets, k1, k2):
         count = np.uint64(offsets[d + 1] - a)
         k1[d] = _mix64(s1 ^ count)
         k2[d] = _mix64(s2 ^ count)
+
+
+@njit(cache=True, nogil=True)
+def jaccard_pairs(values, starts, sizes, ia, ib, out):
+    """Jaccard of sorted distinct sets, pair k = (set ia[k], set ib[k]), set d being
+    values[starts[d] : starts[d] + sizes[d]]: one merge per pair, no temporaries. The same
+    floats as verify._jaccard (integer counts, one division)."""
+    for k in range(len(ia)):
+        a0, na = starts[ia[k]], sizes[ia[k]]
+        b0, nb = starts[ib[k]], sizes[ib[k]]
+        i = 0
+        j = 0
+        inter = 0
+        while i < na and j < nb:
+            x = values[a0 + i]
+            y = values[b0 + j]
+            if x == y:
+                inter += 1
+                i += 1
+                j += 1
+            elif x < y:
+                i += 1
+            else:
+                j += 1
+        union = na + nb - inter
+        out[k] = inter / union if union > 0 else 0.0

@@ -31,14 +31,15 @@ def s_curve(bands: int, rows: int) -> dict[str, float]:
 
 
 def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """(documents x bands) uint64: one hash of each band's rows."""
-    keys = np.empty((sig.shape[0], bands), dtype=np.uint64)
+    """(bands x documents) uint64: one hash of each band's rows (a band's keys contiguous: the
+    band's task reads only them)."""
+    keys = np.empty((bands, sig.shape[0]), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for b in range(bands):
             h = np.full(sig.shape[0], np.uint64(b + 1) * np.uint64(0x9E3779B97F4A7C15))
             for r in range(b * rows, (b + 1) * rows):
                 h = mix64(h ^ sig[:, r].astype(np.uint64))
-            keys[:, b] = h
+            keys[b] = h
     return keys
 
 
@@ -50,7 +51,9 @@ def bucket_pairs(keys: np.ndarray, docs: np.ndarray, all_pairs_upto: int = 16) -
     `all_pairs_upto` neighbours, so the work stays linear while clusters still connect."""
     if len(keys) < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    order = np.lexsort((docs, keys))
+    order = np.argsort(keys, kind="stable")  # docs ascending: ties stay in doc order
+    if len(docs) > 1 and not (docs[1:] > docs[:-1]).all():
+        order = np.lexsort((docs, keys))
     k, d = keys[order], docs[order]
     same_as_prev = np.concatenate(([False], k[1:] == k[:-1]))
     run_start = np.maximum.accumulate(np.where(~same_as_prev, np.arange(len(k)), 0))

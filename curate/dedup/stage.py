@@ -192,6 +192,7 @@ class DedupStage(Stage):
             # task merges its pairs over all bands, verifies them and writes the verified ones
             pairs_dir = layout.work / "pairs"
             pairs_dir.mkdir()
+            _lsh_rows(layout, pairs_dir)
             ctx.map(_band_pairs, list(range(bands)), layout, pairs_dir)
             clock.lap("lsh_s")
             checked = ctx.map(
@@ -333,23 +334,37 @@ def _hash_shard(
         np.save(folder / "sets.npy", sets)
         np.save(folder / "set_offsets.npy", set_offsets)
         np.save(folder / "signatures.npy", sig)
-        np.save(folder / "bands.npy", band_keys(sig, bands, rows))
+        np.save(folder / "band_keys.npy", band_keys(sig, bands, rows))
         np.save(folder / "has_shingles.npy", np.diff(tok_off) > 0)
     (folder / "done").touch()
     return part
 
 
-def _band_pairs(band: int, layout: Layout, folder: Path) -> int:
-    """One band's candidate pairs among rows with shingles that represent their exact group,
-    written as one file per pair partition."""
+def _lsh_rows(layout: Layout, folder: Path) -> None:
+    """The rows that take part in LSH, once for all bands: those with shingles that represent
+    their exact group."""
     has = np.concatenate([p.load("has_shingles") for p in layout.parts])
     has[representatives(layout)] = False
-    keys = np.concatenate([p.load("bands", mmap=True)[:, band] for p in layout.parts])
-    pairs = bucket_pairs(keys[has], np.flatnonzero(has))
+    np.save(folder / "rows.npy", np.flatnonzero(has))
+
+
+def _band_pairs(band: int, layout: Layout, folder: Path) -> int:
+    """One band's candidate pairs among the LSH rows, written grouped by pair partition (one
+    file, and where each partition starts in it: two writes, not one per partition)."""
+    rows = np.load(folder / "rows.npy")
+    keys = np.concatenate([p.load("band_keys", mmap=True)[band] for p in layout.parts])
+    pairs = bucket_pairs(keys[rows], rows)
     part = pair_partition(pairs[:, 0], pairs[:, 1], layout.partitions)
-    for k in range(layout.partitions):
-        np.save(folder / f"b{band:04d}-p{k:05d}.npy", pairs[part == k])
+    np.save(folder / f"b{band:04d}.npy", pairs[np.argsort(part, kind="stable")])
+    starts = np.searchsorted(np.sort(part), np.arange(layout.partitions + 1))
+    np.save(folder / f"b{band:04d}-starts.npy", starts)
     return len(pairs)
+
+
+def _band_partition(folder: Path, band: int, k: int) -> np.ndarray:
+    """Partition k's pairs of one band (written by _band_pairs)."""
+    starts = np.load(folder / f"b{band:04d}-starts.npy")
+    return np.load(folder / f"b{band:04d}.npy", mmap_mode="r")[starts[k] : starts[k + 1]]
 
 
 def _verify_partition(
@@ -363,7 +378,7 @@ def _verify_partition(
     """A partition's distinct candidate pairs verified, the verified ones written (as pairs
     with their similarity, and as edges): (candidates, rejected by the signature prefilter,
     verified). Bounded memory: pairs in chunks."""
-    pairs = unique_pairs([np.load(folder / f"b{b:04d}-p{k:05d}.npy") for b in range(bands)])
+    pairs = unique_pairs([_band_partition(folder, b, k) for b in range(bands)])
     found, sims, prefiltered = [np.zeros((0, 2), np.int64)], [np.zeros(0)], 0
     floor = prefilter_floor(cfg.threshold, cfg.num_perm)
     for lo in range(0, len(pairs), VERIFY_CHUNK):
