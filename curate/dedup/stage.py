@@ -286,15 +286,15 @@ def _hash_shard(
         return part
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
-    if compiled and wait:
-        jit.load()
-    compiled = compiled and jit.ready()
     df = dataset.read_shard(shard)
     text = df[TEXT]
     if cfg.lowercase:
         text = text.str.to_lowercase()
     if cfg.digits:
         text = text.str.replace_all(r"\p{Nd}+", "0")
+    if compiled and wait:
+        jit.load()
+    compiled = compiled and jit.ready()  # asked after the read: a background load may be done
     tokens, tok_off = token_hashes(text, cfg.punctuation, compiled)
     if cfg.whitespace:  # equal token sequences: equal text once whitespace is collapsed
         k1, k2 = doc_keys(tokens, tok_off, compiled)
