@@ -81,6 +81,7 @@ class LocalExecutor:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
             pa.set_cpu_count(self._arrow_threads)
+        release_free_memory()
 
     def warm(self, modules: Sequence[str] = ("curate.stage",)) -> None:
         """Starts the worker processes now, each importing `modules`, so that their
@@ -145,6 +146,19 @@ class LocalExecutor:
         finally:
             for f in inflight:
                 f.cancel()
+
+
+def release_free_memory() -> None:
+    """Gives the memory a stage freed back to the system: this process runs the next stage of a
+    `winnow run`, and Arrow's pool and glibc's per-thread arenas keep freed pages (dedup on two
+    threads, 50k documents: 467 -> 326 MB RSS after the stage)."""
+    pa.default_memory_pool().release_unused()
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 class _Call:
