@@ -156,8 +156,11 @@ class DedupStage(Stage):
         bands, rows = cfg.band_params()
         n = sum(ds.rows for _, ds in sources)
         # partitions of keys and pairs: set by the data alone, so an interrupted run's hashing
-        # results (split by them) stay valid whatever the worker count of the next
-        partitions = max(MIN_PARTITIONS, -(-n // PAIRS_PARTITION_ROWS))
+        # results (split by them) stay valid whatever the worker count of the next; a multiple
+        # of MIN_PARTITIONS, so 2, 4 or 8 workers get equal shares (at 1 GB 9 partitions left
+        # one of two workers a task to itself at the end of verification)
+        per = PAIRS_PARTITION_ROWS * MIN_PARTITIONS
+        partitions = MIN_PARTITIONS * max(1, -(-n // per))
         clock = _Clock()
         jobs, start = [], 0
         for tag, ds in sources:
