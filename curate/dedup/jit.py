@@ -1,10 +1,10 @@
 """Whether dedup's compiled kernels (curate/dedup/kernels.py) are loaded in this process.
 
-Loading them costs about a second a process (numba's import, its registries, the cached machine
-code), paid once: when workers are threads, one of them loads the kernels in the background
-while the tasks start on the numpy passes, which give the same bits (tests/test_tokens.py);
-tasks switch to the compiled loops once they are ready. Which shards took which path never
-shows in the output.
+Loading them costs ~0.7 s a process (numba's import, its registries, the cached machine code),
+paid once: when the workers are threads, a thread of its own loads the kernels while the tasks
+start on the numpy passes, which give the same bits (tests/test_tokens.py), and tasks switch to
+the compiled loops once they are ready. Which shards took which path never shows in the output.
+(The load is Python importing numba: it holds the GIL, so it overlaps little with other work.)
 """
 
 from __future__ import annotations

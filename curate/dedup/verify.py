@@ -76,8 +76,9 @@ class PairSimilarity:
         out = np.empty(len(pairs))
         if len(pairs) == 0:
             return out
-        # the batch's sets read by ranges of the files (pread): memory is this batch's sets,
-        # never whole files (mapping them made every worker resident in all of them at 1 GB)
+        # the batch's sets gathered from the mapped files, then unmapped: memory is this
+        # batch's sets, never whole files (a file mapped for the whole run made every worker
+        # resident in all of them at 1 GB)
         docs, inverse = np.unique(pairs, return_inverse=True)
         inverse = inverse.reshape(pairs.shape)
         values, starts, sizes = self._read_sets(docs)
