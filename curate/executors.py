@@ -119,7 +119,7 @@ class LocalExecutor:
             if self._threads is None:
                 self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="winnow")
             # Executor.map submits every item at once and cancels the rest if one fails
-            yield from self._threads.map(_Call(fn, args), items)
+            yield from self._threads.map(lambda item: fn(item, *args), items)
             return
         self.warm()
         assert self._pool is not None
@@ -159,14 +159,6 @@ def release_free_memory() -> None:
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
-
-
-class _Call:
-    def __init__(self, fn: Callable[..., Any], args: tuple):
-        self.fn, self.args = fn, args
-
-    def __call__(self, item: Any) -> Any:
-        return self.fn(item, *self.args)
 
 
 def _import(modules: tuple[str, ...]) -> None:

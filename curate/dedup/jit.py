@@ -15,18 +15,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 _ready = threading.Event()
-_lock = threading.Lock()
+_lock = threading.Lock()  # one background loader
+_loading = threading.Lock()  # one load at a time
 _loader: threading.Thread | None = None
 
 
 def load() -> None:
-    """Loads the kernels now (joins a background load already under way)."""
-    with _lock:
-        loader = _loader
-    if loader is not None:
-        loader.join()
-    if not _ready.is_set():
-        _load()
+    """Loads the kernels now (waits for a background load already under way)."""
+    _load()
 
 
 def load_in_background() -> None:
@@ -42,6 +38,13 @@ def ready() -> bool:
 
 
 def _load() -> None:
+    with _loading:
+        if not _ready.is_set():
+            _load_kernels()
+            _ready.set()
+
+
+def _load_kernels() -> None:
     import numpy as np
     import polars as pl
 
@@ -56,7 +59,6 @@ def _load() -> None:
         oph_fingerprints(tokens, offsets.astype(np.int64), 5, 128, 0)
         one = np.zeros(1, np.int64)
         jaccard_pairs(np.zeros(1, np.uint32), one, one + 1, one, one, np.zeros(1))
-    _ready.set()
 
 
 @contextmanager
