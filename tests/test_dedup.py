@@ -138,39 +138,33 @@ def test_deterministic_across_workers_and_resplitting(corpus, tmp_path):
         assert a.equals(b)
 
 
-def test_compiled_loops_give_the_same_outputs(corpus, tmp_path, monkeypatch):
-    """Large runs hash with numba-compiled loops, small ones with numpy: byte-identical."""
+def test_the_c_loops_are_built_and_give_the_numpy_passes_bytes(corpus, tmp_path):
+    """The install compiles dedup's C loops (a build that silently fell back to numpy would
+    halve its speed); the CLI's output is byte-identical with them switched off."""
+    from curate.dedup import native
+
+    assert native.available(), "curate/dedup/_kernels.c was not built: pip install -e ."
+    src, _ = corpus
+    for name, env in (("c", {}), ("numpy", {"WINNOW_NO_NATIVE": "1"})):
+        done = winnow("dedup", src, tmp_path / name, "-q", env=env)
+        assert done.code == 0, done.stderr
+    assert tree_bytes(tmp_path / "c") == tree_bytes(tmp_path / "numpy")
+
+
+def test_shards_hashed_by_either_path_give_the_same_outputs(corpus, tmp_path, monkeypatch):
+    """Shards hashed on nodes with and without the C loops (a mixed Ray cluster) mix freely:
+    forced here, every other shard on numpy."""
     import curate.dedup.stage as dedup_stage
 
     src, _ = corpus
-    run_stage(DedupStage(DedupConfig()), src, tmp_path / "numpy", RunOptions())
-    calls = []
-    compiled = dedup_stage.oph_fingerprints
-    monkeypatch.setattr(dedup_stage, "COMPILED_MIN_BYTES", 0)
-    monkeypatch.setattr(dedup_stage, "oph_fingerprints", lambda *a: calls.append(1) or compiled(*a))
-    run_stage(DedupStage(DedupConfig()), src, tmp_path / "compiled", RunOptions())
-    assert len(calls) == 4  # one per shard: the compiled path ran
-    assert tree_bytes(tmp_path / "numpy") == tree_bytes(tmp_path / "compiled")
-
-
-def test_threads_switching_to_compiled_loops_midway_give_the_same_outputs(
-    corpus, tmp_path, monkeypatch
-):
-    """Two workers are threads: the kernels load in the background while tasks start on numpy,
-    so a run mixes both paths (forced here: every other shard); the bytes never show it."""
-    import curate.dedup.stage as dedup_stage
-
-    src, _ = corpus
-    run_stage(DedupStage(DedupConfig()), src, tmp_path / "numpy", RunOptions())
-    calls, ready = [], iter([False, True] * 8)
-    compiled = dedup_stage.oph_fingerprints
-    monkeypatch.setattr(dedup_stage, "COMPILED_MIN_BYTES", 0)
-    monkeypatch.setattr(dedup_stage.jit, "ready", lambda: next(ready))
-    monkeypatch.setattr(dedup_stage, "oph_fingerprints", lambda *a: calls.append(1) or compiled(*a))
-    dedup_stage.jit.load()  # what the background load does; here before the run
-    run_stage(DedupStage(DedupConfig()), src, tmp_path / "mixed", RunOptions(workers=2))
-    assert len(calls) == 2  # 2 of the 4 shards took the compiled path
-    assert tree_bytes(tmp_path / "numpy") == tree_bytes(tmp_path / "mixed")
+    run_stage(DedupStage(DedupConfig()), src, tmp_path / "c", RunOptions())
+    calls, built = [], iter([False, True] * 8)
+    c_pass = dedup_stage.oph_fingerprints
+    monkeypatch.setattr(dedup_stage.native, "available", lambda: next(built))
+    monkeypatch.setattr(dedup_stage, "oph_fingerprints", lambda *a: calls.append(1) or c_pass(*a))
+    run_stage(DedupStage(DedupConfig()), src, tmp_path / "mixed", RunOptions())
+    assert len(calls) == 2  # 2 of the 4 shards took the C path
+    assert tree_bytes(tmp_path / "c") == tree_bytes(tmp_path / "mixed")
 
 
 def test_against_an_existing_dataset(tmp_path):

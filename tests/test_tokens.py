@@ -90,7 +90,7 @@ def test_doc_keys_equal_exactly_for_equal_token_sequences():
     st.booleans(),
 )
 def test_compiled_loop_equals_the_numpy_reference(texts, punctuation):
-    """The numba loop (curate/dedup/kernels.py) against the numpy passes it replaced: same
+    """The C loop (curate/dedup/_kernels.c) against the numpy passes it replaced: same
     tokens, lengths and hashes for any text, in any mix of documents."""
     series = pl.Series(texts, dtype=pl.String)
     compiled = tokenize(series, punctuation, compiled=True)
@@ -111,7 +111,7 @@ def test_compiled_loop_equals_the_numpy_reference(texts, punctuation):
     st.integers(0, 2**32),
 )
 def test_compiled_fingerprints_equal_the_numpy_reference(lengths, ngram, num_perm, seed):
-    """oph signatures and shingle sets from the compiled pass (kernels.shingle_pass) equal
+    """oph signatures and shingle sets from the C pass (native.shingle_pass) equal
     shingle_hashes -> oph and shingle_sets, for documents of any length around n."""
     rng = np.random.default_rng(seed)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
@@ -131,7 +131,7 @@ def test_compiled_fingerprints_equal_the_numpy_reference(lengths, ngram, num_per
     st.data(),
 )
 def test_compiled_jaccard_equals_the_numpy_reference_and_python_sets(sets, data):
-    from curate.dedup.kernels import jaccard_pairs
+    from curate.dedup.native import jaccard_pairs
     from curate.dedup.verify import _jaccard
 
     values = np.array([v for s in sets for v in sorted(s)], dtype=np.uint32)

@@ -113,9 +113,9 @@ def oph_fingerprints(
     words: np.ndarray, offsets: np.ndarray, ngram: int, num_perm: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(oph signatures, shingle sets, set offsets) of documents given their word hashes, in one
-    compiled pass (curate/dedup/kernels.py): the same values as shingle_hashes -> oph and
+    C pass (curate/dedup/_kernels.c): the same values as shingle_hashes -> oph and
     shingle_sets, without their dozen numpy passes over every shingle."""
-    from curate.dedup.kernels import shingle_pass
+    from curate.dedup import native
     from curate.dedup.verify import sets_from_keys
 
     docs = len(offsets) - 1
@@ -124,7 +124,9 @@ def oph_fingerprints(
     shingles = int(np.where(lengths >= ngram, lengths - ngram + 1, np.minimum(lengths, 1)).sum())
     keys = np.empty(shingles, np.uint64)
     seed_mix = mix64(np.array([seed], dtype=np.uint64))[0]
-    shingle_pass(words, offsets.astype(np.int64), ngram, seed_mix, sig, keys)
+    native.shingle_pass(
+        np.ascontiguousarray(words), offsets.astype(np.int64), ngram, seed_mix, sig, keys
+    )
     _densify(sig, seed)
     sets, set_offsets = sets_from_keys(keys, docs)
     return sig, sets, set_offsets

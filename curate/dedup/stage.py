@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 
 from curate.dataset import ID, TEXT, Columns, Dataset, Shard
-from curate.dedup import jit
+from curate.dedup import native
 from curate.dedup.graph import (
     Layout,
     Part,
@@ -53,9 +53,6 @@ from curate.stage import Rule, ShardDecisions, Stage, StageContext
 KIND = "dedup.duplicate_kind"
 BAND_KEYS = "band_keys.u64"  # per part: (bands x rows) uint64, raw
 PAIRS_PARTITION_ROWS = 50_000  # rows per partition of exact keys and candidate pairs
-# text per worker from which the compiled loops pay off: numba starts in ~1.2 s a process and
-# then saves ~18 ms per MB over the numpy passes (50k benchmark corpus)
-COMPILED_MIN_BYTES = 64 << 20
 MIN_PARTITIONS = 8  # partitions of keys and pairs, at least (tasks to spread over workers)
 VERIFY_CHUNK = 65_536  # candidate pairs verified at a time (their shingle sets mapped, then not)
 
@@ -169,16 +166,7 @@ class DedupStage(Stage):
                 folder = ctx.workdir / f"{tag}-{s.index:05d}"
                 jobs.append((ds, s, folder, start, tag == "input"))
                 start += s.rows
-        # compiled loops (numba) where each process has enough text to repay their start; with
-        # workers on threads of one process, one loads them while the others start on numpy
-        text = sum(s.text_bytes for _, ds in sources for s in ds.shards)
-        compiled = text / ctx.executor.processes >= COMPILED_MIN_BYTES
-        background = compiled and ctx.executor.processes < ctx.executor.workers
-        if background:
-            jit.load_in_background()
-        parts = ctx.map(
-            _hash_shard, jobs, cfg, bands, rows, ctx.seed, partitions, compiled, not background
-        )
+        parts = ctx.map(_hash_shard, jobs, cfg, bands, rows, ctx.seed, partitions)
         clock.lap("hash_shards_s")
         # blocks of parts for the graph steps: a few tasks per worker, each of many rows
         blocks = max(2 * ctx.executor.workers, -(-n // PAIRS_PARTITION_ROWS))
@@ -279,11 +267,10 @@ def _hash_shard(
     rows: int,
     seed: int,
     partitions: int,
-    compiled: bool = False,
-    wait: bool = True,
 ) -> Part:
-    """`compiled`: the compiled loops, once loaded (`wait`: load them now if need be; else the
-    numpy passes until a background load is done: the same bits either way)."""
+    """A shard's keys, signatures, shingle sets and band keys, written to its folder. The C
+    loops where the install built them, else the numpy passes: the same bits either way, so
+    a run may mix them (a Ray cluster whose nodes differ)."""
     dataset, shard, folder, start, new = job
     part = Part(folder, shard.rows, new, shard.index)
     if (folder / "done").is_file():  # finished by an interrupted run with the same key
@@ -296,9 +283,7 @@ def _hash_shard(
         text = text.str.to_lowercase()
     if cfg.digits:
         text = text.str.replace_all(r"\p{Nd}+", "0")
-    if compiled and wait:
-        jit.load()
-    compiled = compiled and jit.ready()  # asked after the read: a background load may be done
+    compiled = native.available()
     tokens, tok_off = token_hashes(text, cfg.punctuation, compiled)
     if cfg.whitespace:  # equal token sequences: equal text once whitespace is collapsed
         k1, k2 = doc_keys(tokens, tok_off, compiled)

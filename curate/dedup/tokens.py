@@ -3,9 +3,8 @@
 No Python string is made per word: tokens are runs of word characters found by classifying each
 byte, and each token's bytes are folded, 8 at a time, through a 64-bit mixer. The hash depends
 on nothing but the bytes, so it is stable across runs, processes and library versions. The work
-is one compiled pass (curate/dedup/kernels.py, `compiled=True`) or about a dozen numpy passes
-(the default: numba's start, ~1.2 s a process, pays off only past ~64 MB of text); both give
-the same values, and the tests hold them to it.
+is one C pass (curate/dedup/_kernels.c, `compiled=True`, where the install built it) or about
+a dozen numpy passes; both give the same values, and the tests hold them to it.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from curate.dedup import native
 from curate.dedup.shingles import mix64
 
 CHUNK_BYTES = 4 << 20  # text per vectorised pass: temporaries stay near 20 bytes per text byte
@@ -155,16 +155,14 @@ def tokenize(texts: pl.Series, punctuation: bool = True, compiled: bool = False)
 def _chunk_compiled(
     data: np.ndarray, offsets: np.ndarray, punctuation: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from curate.dedup.kernels import tokenize_chunk
-
     docs = len(offsets) - 1
     # a token takes a byte and ends at a non-word byte or a document's end
     most = len(data) // 2 + docs + 1
     hashes, lengths = np.empty(most, np.uint64), np.empty(most, np.int64)
     counts = np.empty(docs, np.int64)
-    t = tokenize_chunk(
-        data,
-        offsets,
+    t = native.tokenize(
+        np.ascontiguousarray(data),
+        np.ascontiguousarray(offsets, np.int64),
         _ascii_word(punctuation),
         _bmp_word(punctuation),
         punctuation,
@@ -178,8 +176,8 @@ def _chunk_compiled(
 def _chunk_numpy(
     data: np.ndarray, offsets: np.ndarray, punctuation: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The same tokens with numpy passes: about 2x slower than the compiled loop, but no
-    compiler to start."""
+    """The same tokens with numpy passes: about 2x slower than the C loop, which needs a
+    compiler at install."""
     n = len(data)
     if n == 0:
         empty = np.zeros(0, np.int64)
@@ -231,10 +229,8 @@ def doc_keys(
     weights make order count. Computed with global positions g = s + i, no per-token document
     start: sum h (2i + w) = sum h (2g + w) - 2s sum h, modulo 2^64 alike."""
     if compiled:
-        from curate.dedup import kernels
-
         k1, k2 = np.empty(len(offsets) - 1, np.uint64), np.empty(len(offsets) - 1, np.uint64)
-        kernels.doc_keys(hashes, offsets.astype(np.int64), k1, k2)
+        native.doc_keys(np.ascontiguousarray(hashes), offsets.astype(np.int64), k1, k2)
         return k1, k2
     g2 = np.arange(len(hashes), dtype=np.uint64) * np.uint64(2)
     start2 = offsets[:-1].astype(np.uint64) * np.uint64(2)

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from curate.dedup import jit
+from curate.dedup import native
 
 
 class ShardFiles(Protocol):
@@ -82,11 +82,11 @@ class PairSimilarity:
         docs, inverse = np.unique(pairs, return_inverse=True)
         inverse = inverse.reshape(pairs.shape)
         values, starts, sizes = self._read_sets(docs)
-        if jit.ready():  # loaded by this run's hashing: one merge per pair, compiled
-            from curate.dedup.kernels import jaccard_pairs
-
+        if native.available():  # one merge per pair, in C, outside the GIL
             ia, ib = inverse[:, 0].astype(np.int64), inverse[:, 1].astype(np.int64)
-            jaccard_pairs(values, starts.astype(np.int64), sizes.astype(np.int64), ia, ib, out)
+            native.jaccard_pairs(
+                values, starts.astype(np.int64), sizes.astype(np.int64), ia, ib, out
+            )
             return out
         # pairs in batches of about EXACT_BATCH shingles: temporaries stay near 40 MB
         work = np.cumsum(sizes[inverse].sum(axis=1))

@@ -1,0 +1,186 @@
+/* Dedup's hot loops: UTF-8 bytes -> word tokens -> token hashes, shingles -> one-permutation
+ * signatures and set keys, document keys, and the exact Jaccard of candidate pairs.
+ *
+ * Plain C over caller-owned arrays, called through ctypes (curate/dedup/native.py), which lets
+ * go of the GIL for each call: dedup's worker threads run these in parallel. Loading the library
+ * takes about a millisecond (numba's load took ~0.7 s a process, under the GIL).
+ *
+ * Bit for bit the numpy passes in tokens.py, shingles.py, signatures.py and verify.py, which stay
+ * as the reference and the fallback where no C compiler built this file; tests/test_tokens.py
+ * holds the two to it. Unsigned 64-bit arithmetic wraps modulo 2^64, as numpy's does.
+ *
+ * It is built as an extension module (setuptools, pyproject.toml) only so that the build puts it
+ * next to the package; Python never calls its module init for anything but finding the file.
+ */
+#include <Python.h>
+#include <stdint.h>
+
+#define K1 0x9E3779B97F4A7C15ULL
+#define K2 0xBF58476D1CE4E5B9ULL
+#define K3 0x94D049BB133111EBULL
+#define XOR_KEY2 0xC2B2AE3D27D4EB4FULL
+
+static inline uint64_t mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= K2;
+    x ^= x >> 27;
+    x *= K3;
+    x ^= x >> 31;
+    return x;
+}
+
+/* The token's bytes, 8 at a time little-endian, folded through mix64 (as tokens._hash_tokens). */
+static inline uint64_t hash_token(const uint8_t *data, int64_t start, int64_t length) {
+    uint64_t h = (uint64_t)length * K1;
+    int64_t pos = start, rest = length;
+    for (;;) {
+        uint64_t word = 0;
+        int64_t take = rest < 8 ? rest : 8;
+        for (int64_t k = 0; k < take; k++) word |= (uint64_t)data[pos + k] << (8 * k);
+        h = mix64(h ^ word);
+        if (rest <= 8) return h;
+        pos += 8;
+        rest -= 8;
+    }
+}
+
+/* Tokens of documents data[offsets[d]:offsets[d + 1]], d < docs: hashes and byte lengths written
+ * in order, each document's count in counts[d]; returns the number of tokens. A token is a
+ * maximal run of word characters inside one document (tokens.py says which are). */
+int64_t winnow_tokenize(const uint8_t *data, const int64_t *offsets, int64_t docs,
+                        const uint8_t *ascii_word, const uint8_t *bmp_word, int32_t punctuation,
+                        uint64_t *hashes, int64_t *lengths, int64_t *counts) {
+    int64_t t = 0;
+    for (int64_t d = 0; d < docs; d++) {
+        int64_t pos = offsets[d], end = offsets[d + 1], first = t, start = -1;
+        while (pos < end) {
+            uint32_t b = data[pos];
+            int64_t step;
+            int word;
+            if (b < 0x80) {
+                step = 1;
+                word = ascii_word[b];
+            } else if (b < 0xC0 || pos + (b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4) > end) {
+                step = 1; /* a stray continuation byte or a cut character: not valid UTF-8 */
+                word = 0;
+            } else {
+                uint32_t cp;
+                if (b < 0xE0) {
+                    step = 2;
+                    cp = ((b & 0x1F) << 6) | (data[pos + 1] & 0x3F);
+                } else if (b < 0xF0) {
+                    step = 3;
+                    cp = ((b & 0x0F) << 12) | ((data[pos + 1] & 0x3F) << 6) | (data[pos + 2] & 0x3F);
+                } else {
+                    step = 4;
+                    cp = ((b & 0x07) << 18) | ((data[pos + 1] & 0x3F) << 12) |
+                         ((data[pos + 2] & 0x3F) << 6) | (data[pos + 3] & 0x3F);
+                }
+                /* beyond the BMP: emoji and pictographs separate words; other characters join */
+                if (cp < 0x10000)
+                    word = bmp_word[cp];
+                else
+                    word = !punctuation || !(cp >= 0x1F000 && cp < 0x1FB00);
+            }
+            if (word) {
+                if (start < 0) start = pos;
+            } else if (start >= 0) {
+                hashes[t] = hash_token(data, start, pos - start);
+                lengths[t] = pos - start;
+                t++;
+                start = -1;
+            }
+            pos += step;
+        }
+        if (start >= 0) {
+            hashes[t] = hash_token(data, start, end - start);
+            lengths[t] = end - start;
+            t++;
+        }
+        counts[d] = t - first;
+    }
+    return t;
+}
+
+static inline void oph_update(uint32_t *row, uint64_t s, uint64_t seed_mix, uint64_t num_perm) {
+    uint64_t h = mix64(s ^ seed_mix);
+    uint64_t b = ((h >> 32) * num_perm) >> 32;
+    uint64_t low = h & 0xFFFFFFFFULL;
+    uint32_t v = (uint32_t)(low < 0xFFFFFFFEULL ? low : 0xFFFFFFFEULL);
+    if (v < row[b]) row[b] = v;
+}
+
+/* Per document, in one pass over its word hashes: each word n-gram's hash (as
+ * shingles.shingle_hashes), its one-permutation-hashing bin minimum in sig (docs x num_perm, as
+ * signatures.oph before densification), and (document << 32 | its top 32 bits) in keys (the input
+ * of verify.sets_from_keys). Returns the number of keys written. */
+int64_t winnow_shingle_pass(const uint64_t *words, const int64_t *offsets, int64_t docs, int64_t n,
+                            uint64_t seed_mix, uint32_t *sig, int64_t num_perm, uint64_t *keys) {
+    int64_t m = 0;
+    for (int64_t d = 0; d < docs; d++) {
+        int64_t a = offsets[d], length = offsets[d + 1] - a;
+        uint64_t doc = (uint64_t)d << 32;
+        uint32_t *row = sig + d * num_perm;
+        if (length >= n) {
+            for (int64_t i = 0; i + n <= length; i++) {
+                uint64_t s = words[a + i];
+                for (int64_t j = 1; j < n; j++) s = (s * K1) ^ words[a + i + j];
+                oph_update(row, s, seed_mix, (uint64_t)num_perm);
+                keys[m++] = doc | (s >> 32);
+            }
+        } else if (length > 0) { /* fewer words than n: one shingle of them all, length mixed in */
+            uint64_t s = words[a];
+            for (int64_t j = 1; j < length; j++) s = (s * K1) ^ words[a + j];
+            s = mix64(s ^ (uint64_t)length);
+            oph_update(row, s, seed_mix, (uint64_t)num_perm);
+            keys[m++] = doc | (s >> 32);
+        }
+    }
+    return m;
+}
+
+/* tokens.doc_keys in one pass: sum_i h_i (2i + 1) and sum_i (h_i ^ c)(2i + 3) per document,
+ * modulo 2^64, each mixed with the token count. */
+void winnow_doc_keys(const uint64_t *hashes, const int64_t *offsets, int64_t docs, uint64_t *k1,
+                     uint64_t *k2) {
+    for (int64_t d = 0; d < docs; d++) {
+        int64_t a = offsets[d], count = offsets[d + 1] - a;
+        uint64_t s1 = 0, s2 = 0;
+        for (int64_t i = 0; i < count; i++) {
+            uint64_t h = hashes[a + i], w = 2 * (uint64_t)i;
+            s1 += h * (w + 1);
+            s2 += (h ^ XOR_KEY2) * (w + 3);
+        }
+        k1[d] = mix64(s1 ^ (uint64_t)count);
+        k2[d] = mix64(s2 ^ (uint64_t)count);
+    }
+}
+
+/* Jaccard of sorted distinct sets, pair k = (set ia[k], set ib[k]), set d being
+ * values[starts[d] : starts[d] + sizes[d]]: one merge per pair. The same doubles as
+ * verify._jaccard (integer counts, one division). */
+void winnow_jaccard_pairs(const uint32_t *values, const int64_t *starts, const int64_t *sizes,
+                          const int64_t *ia, const int64_t *ib, int64_t pairs, double *out) {
+    for (int64_t k = 0; k < pairs; k++) {
+        const uint32_t *x = values + starts[ia[k]], *y = values + starts[ib[k]];
+        int64_t na = sizes[ia[k]], nb = sizes[ib[k]], i = 0, j = 0, inter = 0;
+        while (i < na && j < nb) {
+            if (x[i] == y[j]) {
+                inter++;
+                i++;
+                j++;
+            } else if (x[i] < y[j]) {
+                i++;
+            } else {
+                j++;
+            }
+        }
+        int64_t uni = na + nb - inter;
+        out[k] = uni > 0 ? (double)inter / (double)uni : 0.0;
+    }
+}
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",
+                                    "dedup's C loops; called through ctypes (native.py)", -1, NULL};
+
+PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }

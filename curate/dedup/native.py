@@ -1,0 +1,143 @@
+"""Dedup's C loops (curate/dedup/_kernels.c), called through ctypes.
+
+ctypes releases the GIL for the length of each call, so dedup's worker threads hash and verify
+in parallel; the library loads in about a millisecond, so every run uses it, however small.
+The build compiles it at install (`pip install`; optional: without a C compiler the install
+still succeeds) and `available()` is false where it was not built: dedup then runs the numpy
+passes, which give the same bits (tests/test_tokens.py), about 2x slower.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import importlib.util
+import os
+
+import numpy as np
+
+_I64, _U64, _PTR, _I32 = ctypes.c_int64, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_int32
+
+
+@functools.cache
+def _lib() -> ctypes.CDLL | None:
+    if os.environ.get("WINNOW_NO_NATIVE"):  # the numpy passes only (tests, comparisons)
+        return None
+    spec = importlib.util.find_spec("curate.dedup._kernels")
+    if spec is None or not spec.origin:
+        return None
+    lib = ctypes.CDLL(spec.origin)
+    signatures = {
+        "winnow_tokenize": (_I64, [_PTR, _PTR, _I64, _PTR, _PTR, _I32, _PTR, _PTR, _PTR]),
+        "winnow_shingle_pass": (_I64, [_PTR, _PTR, _I64, _I64, _U64, _PTR, _I64, _PTR]),
+        "winnow_doc_keys": (None, [_PTR, _PTR, _I64, _PTR, _PTR]),
+        "winnow_jaccard_pairs": (None, [_PTR, _PTR, _PTR, _PTR, _PTR, _I64, _PTR]),
+    }
+    for name, (res, args) in signatures.items():
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = res, args
+    return lib
+
+
+def available() -> bool:
+    """Whether the C loops were built (and not switched off by WINNOW_NO_NATIVE)."""
+    return _lib() is not None
+
+
+def _ptr(a: np.ndarray, dtype: type, writable: bool = False) -> int:
+    """The address of a C-contiguous array of exactly this dtype (a wrong one is a bug here:
+    C would read garbage, so it fails loudly instead)."""
+    if a.dtype != dtype or not a.flags.c_contiguous or (writable and not a.flags.writeable):
+        raise TypeError(f"native: need a contiguous {np.dtype(dtype)} array, got {a.dtype}")
+    return a.ctypes.data
+
+
+def tokenize(
+    data: np.ndarray,
+    offsets: np.ndarray,
+    ascii_word: np.ndarray,
+    bmp_word: np.ndarray,
+    punctuation: bool,
+    hashes: np.ndarray,
+    lengths: np.ndarray,
+    counts: np.ndarray,
+) -> int:
+    """Word tokens of documents data[offsets[d]:offsets[d + 1]] (see _kernels.c)."""
+    docs = len(offsets) - 1
+    if len(counts) < docs:
+        raise ValueError("native.tokenize: counts shorter than the documents")
+    # a token takes a byte and ends at a non-word byte or a document's end
+    if min(len(hashes), len(lengths)) < len(data) // 2 + docs + 1:
+        raise ValueError("native.tokenize: output arrays too short for the worst case")
+    return _lib().winnow_tokenize(
+        _ptr(data, np.uint8),
+        _ptr(offsets, np.int64),
+        docs,
+        _ptr(ascii_word, np.bool_),
+        _ptr(bmp_word, np.bool_),
+        int(punctuation),
+        _ptr(hashes, np.uint64, True),
+        _ptr(lengths, np.int64, True),
+        _ptr(counts, np.int64, True),
+    )
+
+
+def shingle_pass(
+    words: np.ndarray,
+    offsets: np.ndarray,
+    n: int,
+    seed_mix: int,
+    sig: np.ndarray,
+    keys: np.ndarray,
+) -> int:
+    """Shingle hashes -> oph bin minima in sig (docs x num_perm) and set keys (see _kernels.c)."""
+    docs = len(offsets) - 1
+    if sig.ndim != 2 or sig.shape[0] != docs or n < 1:
+        raise ValueError("native.shingle_pass: sig must be (documents x num_perm), n >= 1")
+    lengths = np.diff(offsets)
+    if len(keys) < int(np.where(lengths >= n, lengths - n + 1, np.minimum(lengths, 1)).sum()):
+        raise ValueError("native.shingle_pass: keys shorter than the shingles")
+    return _lib().winnow_shingle_pass(
+        _ptr(words, np.uint64),
+        _ptr(offsets, np.int64),
+        docs,
+        n,
+        int(seed_mix),
+        _ptr(sig, np.uint32, True),
+        sig.shape[1],
+        _ptr(keys, np.uint64, True),
+    )
+
+
+def doc_keys(hashes: np.ndarray, offsets: np.ndarray, k1: np.ndarray, k2: np.ndarray) -> None:
+    docs = len(offsets) - 1
+    if min(len(k1), len(k2)) < docs:
+        raise ValueError("native.doc_keys: key arrays shorter than the documents")
+    _lib().winnow_doc_keys(
+        _ptr(hashes, np.uint64),
+        _ptr(offsets, np.int64),
+        docs,
+        _ptr(k1, np.uint64, True),
+        _ptr(k2, np.uint64, True),
+    )
+
+
+def jaccard_pairs(
+    values: np.ndarray,
+    starts: np.ndarray,
+    sizes: np.ndarray,
+    ia: np.ndarray,
+    ib: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    if not (len(ia) == len(ib) <= len(out)):
+        raise ValueError("native.jaccard_pairs: ia, ib and out differ in length")
+    _lib().winnow_jaccard_pairs(
+        _ptr(values, np.uint32),
+        _ptr(starts, np.int64),
+        _ptr(sizes, np.int64),
+        _ptr(ia, np.int64),
+        _ptr(ib, np.int64),
+        len(ia),
+        _ptr(out, np.float64, True),
+    )
