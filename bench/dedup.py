@@ -79,7 +79,8 @@ def run_winnow(folder: Path, workers: int, scheme: str) -> tuple[float, np.ndarr
                 for p in ("data", "rejected")
             ]
         )
-    ids = load(folder)["id"]
+    # ids only: the texts would count in winnow's peak RSS, and winnow never held them
+    ids = pl.read_parquet(folder / "shards" / "*.parquet", columns=["id"])["id"]
     index = pl.DataFrame({"id": ids, "i": np.arange(len(ids))})
     cluster = (
         index.join(out, on="id", maintain_order="left")
@@ -147,12 +148,12 @@ def components(n: int, pairs: np.ndarray) -> np.ndarray:
 
 
 def child(method: str, folder: Path, result: Path) -> None:
-    texts = load(folder)["text"]
-    if method.startswith("winnow"):
+    if method.startswith("winnow"):  # reads its shards itself: no texts held beside it
         workers = int(method.rsplit("-", 1)[1])
         scheme = "minhash" if "minhash" in method else "oph"
         elapsed, pairs, cluster = run_winnow(folder, workers, scheme)
-    else:
+    else:  # the peers take a list of texts: loaded before their clock starts
+        texts = load(folder)["text"]
         elapsed, pairs = (run_rensa if method == "rensa" else run_datasketch)(texts)
         cluster = components(len(texts), pairs)
     np.save(result.with_suffix(".pairs.npy"), pairs)
