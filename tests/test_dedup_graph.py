@@ -80,3 +80,30 @@ def test_blocks_are_runs_of_whole_parts_with_even_rows():
     assert split_blocks([10] * 3, 8) == (0, 1, 2, 3)  # never more blocks than parts
     assert split_blocks([100, 1, 1, 1], 2) == (0, 1, 4)
     assert split_blocks([5], 1) == (0, 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 6), min_size=0, max_size=80), st.booleans())
+def test_bucket_pairs_pair_every_bucket_and_only_buckets(key_of, shuffled):
+    """Small buckets give every pair of their documents; big ones (more than all_pairs_upto + 1
+    members) at least join each member to the bucket's smallest document; no pair ever joins
+    two documents of different keys. Documents in any order."""
+    from itertools import combinations
+
+    from curate.dedup.lsh import bucket_pairs
+
+    docs = np.arange(len(key_of), dtype=np.int64) * 3 + 5
+    keys = (np.array(key_of, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)).astype(np.uint64)
+    if shuffled:
+        order = np.random.default_rng(len(key_of)).permutation(len(key_of))
+        docs, keys = docs[order], keys[order]
+    upto = 4
+    got = {tuple(p) for p in bucket_pairs(keys, docs, all_pairs_upto=upto).tolist()}
+    key = dict(zip(docs.tolist(), keys.tolist(), strict=True))
+    assert all(a < b and key[a] == key[b] for a, b in got)
+    for k in set(keys.tolist()):
+        members = sorted(d for d, kk in key.items() if kk == k)
+        if len(members) <= upto + 1:
+            assert set(combinations(members, 2)) <= got
+        else:
+            assert {(members[0], m) for m in members[1:]} <= got

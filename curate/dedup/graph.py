@@ -159,7 +159,9 @@ def exact_groups(k: int, layout: Layout, exact: bool) -> int:
     groups = 0
     keys = np.zeros((0, 3), np.uint64)
     if exact:
-        keys = np.concatenate([np.load(p.folder / f"keys-{k:05d}.npy") for p in layout.parts])
+        keys = np.concatenate(
+            [np.fromfile(p.folder / f"keys-{k:05d}.u64", np.uint64) for p in layout.parts]
+        ).reshape(-1, 3)
     if len(keys):
         g, k1, k2 = keys[:, 0].astype(np.int64), keys[:, 1], keys[:, 2]
         order = np.lexsort((g, k2, k1))

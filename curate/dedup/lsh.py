@@ -51,6 +51,15 @@ def bucket_pairs(keys: np.ndarray, docs: np.ndarray, all_pairs_upto: int = 16) -
     `all_pairs_upto` neighbours, so the work stays linear while clusters still connect."""
     if len(keys) < 2:
         return np.zeros((0, 2), dtype=np.int64)
+    # most keys are alone in their bucket: find the shared ones with a plain sort (vectorised,
+    # ~15x a stable argsort) and keep only their documents for the ordered pass below
+    sk = np.sort(keys)
+    shared = np.unique(sk[1:][sk[1:] == sk[:-1]])
+    if len(shared) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    at = np.minimum(np.searchsorted(shared, keys), len(shared) - 1)
+    keep = shared[at] == keys
+    keys, docs = keys[keep], docs[keep]
     order = np.argsort(keys, kind="stable")  # docs ascending: ties stay in doc order
     if len(docs) > 1 and not (docs[1:] > docs[:-1]).all():
         order = np.lexsort((docs, keys))

@@ -98,6 +98,22 @@ class PairSimilarity:
             lo = hi
         return out
 
+    def _sets_layout(self, s: int) -> tuple[np.dtype, int, int]:
+        """(dtype, length, header bytes) of a shard's sets file, parsed once per process and
+        object (numpy parses a header with ast: 0.2 ms, under the GIL, per shard and batch)."""
+        key = (s, "sets-layout")
+        if key not in self._loaded:
+            with open(self.parts[s].path("sets"), "rb") as fh:
+                major, _ = np.lib.format.read_magic(fh)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if major == 1
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read_header(fh)
+                self._loaded[key] = (dtype, shape[0], fh.tell())  # type: ignore[assignment]
+        return self._loaded[key]  # type: ignore[return-value]
+
     def _read_sets(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The shingle sets of sorted global document ids: (values, starts, sizes), document
         i's set being values[starts[i] : starts[i] + sizes[i]]. Each shard's file is mapped,
@@ -110,22 +126,17 @@ class PairSimilarity:
             lo, n = bounds[local], bounds[local + 1] - bounds[local]
             at = np.cumsum(n) - n  # where each document's set begins in this shard's values
             idx = np.repeat(lo - at, n) + np.arange(int(n.sum()))
-            with open(self.parts[s].path("sets"), "rb") as fh:
-                major, _ = np.lib.format.read_magic(fh)
-                read_header = (
-                    np.lib.format.read_array_header_1_0
-                    if major == 1
-                    else np.lib.format.read_array_header_2_0
-                )
-                shape, _, dtype = read_header(fh)
-                header = fh.tell()
-                if shape[0] == 0:  # nothing to map (and an empty map is an error)
-                    values.append(np.zeros(0, dtype))
-                else:
-                    with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                        mapped = np.frombuffer(mm, dtype, count=shape[0], offset=header)
-                        values.append(mapped[idx])  # a copy: the map can close
-                        del mapped
+            dtype, count, header = self._sets_layout(s)
+            if count == 0:  # nothing to map (and an empty map is an error)
+                values.append(np.zeros(0, dtype))
+            else:
+                with (
+                    open(self.parts[s].path("sets"), "rb") as fh,
+                    mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm,
+                ):
+                    mapped = np.frombuffer(mm, dtype, count=count, offset=header)
+                    values.append(mapped[idx])  # a copy: the map can close
+                    del mapped
             starts.append(base + at)
             sizes.append(n)
             base += int(n.sum())
