@@ -53,7 +53,6 @@ class Shard:
     path: Path
     index: int
     rows: int
-    text_bytes: int = 0  # the text column's uncompressed size in the file (footer statistics)
 
     @property
     def name(self) -> str:
@@ -85,7 +84,7 @@ class Dataset:
         files = list_shards(data_dir)
         shards, schemas = [], []
         for i, (f, meta) in enumerate(zip(files, each(_read_footer, files), strict=True)):
-            shards.append(Shard(f, i, meta.num_rows, _column_bytes(meta, columns.text)))
+            shards.append(Shard(f, i, meta.num_rows))
             schemas.append(meta.schema.to_arrow_schema())
         schema = _check_schemas(files, schemas)
         _check_columns(files[0], schema, columns)
@@ -212,15 +211,6 @@ def _read_footer(path: Path) -> pq.FileMetaData:
         return pq.ParquetFile(path).metadata
     except (pa.ArrowException, OSError) as e:
         raise InputError(f"not a readable Parquet file ({_short(e)})", path) from e
-
-
-def _column_bytes(meta: pq.FileMetaData, column: str) -> int:
-    names = meta.schema.names
-    if column not in names:
-        return 0
-    at = names.index(column)
-    groups = (meta.row_group(g) for g in range(meta.num_row_groups))
-    return sum(g.column(at).total_uncompressed_size for g in groups)
 
 
 def read_table(path: Path, columns: list[str] | None = None) -> pa.Table:
