@@ -94,10 +94,13 @@ def test_compiled_loop_equals_the_numpy_reference(texts, punctuation):
     tokens, lengths and hashes for any text, in any mix of documents."""
     series = pl.Series(texts, dtype=pl.String)
     compiled = tokenize(series, punctuation, compiled=True)
-    reference = tokenize(series, punctuation)
+    reference = tokenize(series, punctuation, compiled=False)
     assert compiled.offsets.tolist() == reference.offsets.tolist()
     assert compiled.hashes.tolist() == reference.hashes.tolist()
     assert compiled.lengths.tolist() == reference.lengths.tolist()
+    h, off = token_hashes(series, punctuation, compiled=True)  # lengths not written
+    assert h.tolist() == reference.hashes.tolist()
+    assert off.tolist() == reference.offsets.tolist()
     keys = doc_keys(compiled.hashes, compiled.offsets, compiled=True)
     reference_keys = doc_keys(compiled.hashes, compiled.offsets)
     assert [k.tolist() for k in keys] == [k.tolist() for k in reference_keys]

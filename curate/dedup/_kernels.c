@@ -45,8 +45,9 @@ static inline uint64_t hash_token(const uint8_t *data, int64_t start, int64_t le
 }
 
 /* Tokens of documents data[offsets[d]:offsets[d + 1]], d < docs: hashes and byte lengths written
- * in order, each document's count in counts[d]; returns the number of tokens. A token is a
- * maximal run of word characters inside one document (tokens.py says which are). */
+ * in order (lengths may be NULL: not wanted), each document's count in counts[d]; returns the
+ * number of tokens. A token is a maximal run of word characters inside one document (tokens.py
+ * says which are). */
 int64_t winnow_tokenize(const uint8_t *data, const int64_t *offsets, int64_t docs,
                         const uint8_t *ascii_word, const uint8_t *bmp_word, int32_t punctuation,
                         uint64_t *hashes, int64_t *lengths, int64_t *counts) {
@@ -86,7 +87,7 @@ int64_t winnow_tokenize(const uint8_t *data, const int64_t *offsets, int64_t doc
                 if (start < 0) start = pos;
             } else if (start >= 0) {
                 hashes[t] = hash_token(data, start, pos - start);
-                lengths[t] = pos - start;
+                if (lengths) lengths[t] = pos - start;
                 t++;
                 start = -1;
             }
@@ -94,7 +95,7 @@ int64_t winnow_tokenize(const uint8_t *data, const int64_t *offsets, int64_t doc
         }
         if (start >= 0) {
             hashes[t] = hash_token(data, start, end - start);
-            lengths[t] = end - start;
+            if (lengths) lengths[t] = end - start;
             t++;
         }
         counts[d] = t - first;

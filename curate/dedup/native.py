@@ -59,15 +59,17 @@ def tokenize(
     bmp_word: np.ndarray,
     punctuation: bool,
     hashes: np.ndarray,
-    lengths: np.ndarray,
+    lengths: np.ndarray | None,
     counts: np.ndarray,
 ) -> int:
-    """Word tokens of documents data[offsets[d]:offsets[d + 1]] (see _kernels.c)."""
+    """Word tokens of documents data[offsets[d]:offsets[d + 1]] (see _kernels.c); lengths None:
+    token lengths not written."""
     docs = len(offsets) - 1
     if len(counts) < docs:
         raise ValueError("native.tokenize: counts shorter than the documents")
     # a token takes a byte and ends at a non-word byte or a document's end
-    if min(len(hashes), len(lengths)) < len(data) // 2 + docs + 1:
+    room = len(hashes) if lengths is None else min(len(hashes), len(lengths))
+    if room < len(data) // 2 + docs + 1:
         raise ValueError("native.tokenize: output arrays too short for the worst case")
     return _lib().winnow_tokenize(
         _ptr(data, np.uint8),
@@ -77,7 +79,7 @@ def tokenize(
         _ptr(bmp_word, np.bool_),
         int(punctuation),
         _ptr(hashes, np.uint64, True),
-        _ptr(lengths, np.int64, True),
+        None if lengths is None else _ptr(lengths, np.int64, True),
         _ptr(counts, np.int64, True),
     )
 

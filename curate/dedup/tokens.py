@@ -120,18 +120,28 @@ class Tokens:
 
 
 def token_hashes(
-    texts: pl.Series, punctuation: bool = True, compiled: bool = False
+    texts: pl.Series, punctuation: bool = True, compiled: bool | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(uint64 hash of every word token in order; offsets: document d's tokens are
     [off[d], off[d+1])). Words are runs of letters, digits and marks (punctuation=True) or of
     non-whitespace characters."""
-    t = tokenize(texts, punctuation, compiled)
+    t = tokenize(texts, punctuation, compiled, lengths=False)
     return t.hashes, t.offsets
 
 
-def tokenize(texts: pl.Series, punctuation: bool = True, compiled: bool = False) -> Tokens:
+def tokenize(
+    texts: pl.Series,
+    punctuation: bool = True,
+    compiled: bool | None = None,
+    lengths: bool = True,
+) -> Tokens:
+    """Tokens of every text. `compiled`: the C loop (None: where the install built it) or the
+    numpy passes, the same values either way. `lengths` False: Tokens.lengths is left empty
+    (dedup never reads it: 8 bytes a token written, copied and joined for nothing)."""
+    if compiled is None:
+        compiled = native.available()
     data, offsets = string_buffers(texts)
-    hashes, counts, lengths = [], [], []
+    hashes, counts, sizes = [], [], []
     start_doc = 0
     while start_doc < len(offsets) - 1:
         # a chunk of whole documents near CHUNK_BYTES of text (at least one document)
@@ -139,26 +149,29 @@ def tokenize(texts: pl.Series, punctuation: bool = True, compiled: bool = False)
         end_doc = min(max(end_doc, start_doc + 1), len(offsets) - 1)
         lo, hi = offsets[start_doc], offsets[end_doc]
         chunk = _chunk_compiled if compiled else _chunk_numpy
-        h, c, n = chunk(data[lo:hi], offsets[start_doc : end_doc + 1] - lo, punctuation)
+        h, c, n = chunk(data[lo:hi], offsets[start_doc : end_doc + 1] - lo, punctuation, lengths)
         hashes.append(h)
         counts.append(c)
-        lengths.append(n)
+        sizes.append(n)
         start_doc = end_doc
     tok_off = np.zeros(len(offsets), dtype=np.int64)
     if counts:
         np.cumsum(np.concatenate(counts), out=tok_off[1:])
     if not hashes:
         return Tokens(np.zeros(0, np.uint64), tok_off, np.zeros(0, np.int64))
-    return Tokens(np.concatenate(hashes), tok_off, np.concatenate(lengths))
+    joined = np.concatenate(sizes) if lengths else np.zeros(0, np.int64)
+    return Tokens(np.concatenate(hashes), tok_off, joined)
 
 
 def _chunk_compiled(
-    data: np.ndarray, offsets: np.ndarray, punctuation: bool
+    data: np.ndarray, offsets: np.ndarray, punctuation: bool, want_lengths: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     docs = len(offsets) - 1
-    # a token takes a byte and ends at a non-word byte or a document's end
+    # a token takes a byte and ends at a non-word byte or a document's end; only the pages
+    # written are ever touched, and the caller's concatenate copies the used part out
     most = len(data) // 2 + docs + 1
-    hashes, lengths = np.empty(most, np.uint64), np.empty(most, np.int64)
+    hashes = np.empty(most, np.uint64)
+    lengths = np.empty(most, np.int64) if want_lengths else None
     counts = np.empty(docs, np.int64)
     t = native.tokenize(
         np.ascontiguousarray(data),
@@ -170,11 +183,11 @@ def _chunk_compiled(
         lengths,
         counts,
     )
-    return hashes[:t].copy(), counts, lengths[:t].copy()
+    return hashes[:t], counts, lengths[:t] if lengths is not None else np.zeros(0, np.int64)
 
 
 def _chunk_numpy(
-    data: np.ndarray, offsets: np.ndarray, punctuation: bool
+    data: np.ndarray, offsets: np.ndarray, punctuation: bool, want_lengths: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The same tokens with numpy passes: about 2x slower than the C loop, which needs a
     compiler at install."""
