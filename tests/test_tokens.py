@@ -151,3 +151,25 @@ def test_compiled_jaccard_equals_the_numpy_reference_and_python_sets(sets, data)
     ]
     assert compiled.tolist() == expected
     assert _jaccard(values, starts, sizes, ia, ib).tolist() == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(1, 12),
+    st.sampled_from([1, 2, 7, 128]),
+    st.integers(0, 3),
+    st.data(),
+)
+def test_c_agreement_equals_the_numpy_mean(docs, width, values, data):
+    """Signature agreement in C (native.agreement) gives numpy's floats: few distinct slot
+    values, so pairs agree anywhere from nowhere to everywhere."""
+    from curate.dedup.native import agreement
+
+    rng = np.random.default_rng(docs * 1000 + width)
+    rows = rng.integers(0, values + 1, (docs, width)).astype(np.uint32)
+    index = st.integers(0, docs - 1)
+    pairs = np.array(data.draw(st.lists(st.tuples(index, index), min_size=1, max_size=20)))
+    ia, ib = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+    out = np.empty(len(pairs))
+    agreement(rows, ia, ib, out)
+    assert out.tolist() == (rows[ia] == rows[ib]).mean(axis=1).tolist()

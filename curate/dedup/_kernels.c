@@ -181,6 +181,19 @@ void winnow_jaccard_pairs(const uint32_t *values, const int64_t *starts, const i
     }
 }
 
+/* Signature agreement of pairs: the fraction of equal slots of rows ia[k] and ib[k] of a
+ * (documents x width) signature matrix, as (rows[ia] == rows[ib]).mean(axis=1) in numpy (an
+ * integer count, one division), without gathering two rows per pair first. */
+void winnow_agreement(const uint32_t *rows, int64_t width, const int64_t *ia, const int64_t *ib,
+                      int64_t pairs, double *out) {
+    for (int64_t k = 0; k < pairs; k++) {
+        const uint32_t *x = rows + ia[k] * width, *y = rows + ib[k] * width;
+        int64_t same = 0;
+        for (int64_t j = 0; j < width; j++) same += x[j] == y[j];
+        out[k] = (double)same / (double)width;
+    }
+}
+
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",
                                     "dedup's C loops; called through ctypes (native.py)", -1, NULL};
 

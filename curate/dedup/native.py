@@ -32,6 +32,7 @@ def _lib() -> ctypes.CDLL | None:
         "winnow_shingle_pass": (_I64, [_PTR, _PTR, _I64, _I64, _U64, _PTR, _I64, _PTR]),
         "winnow_doc_keys": (None, [_PTR, _PTR, _I64, _PTR, _PTR]),
         "winnow_jaccard_pairs": (None, [_PTR, _PTR, _PTR, _PTR, _PTR, _I64, _PTR]),
+        "winnow_agreement": (None, [_PTR, _I64, _PTR, _PTR, _I64, _PTR]),
     }
     for name, (res, args) in signatures.items():
         fn = getattr(lib, name)
@@ -138,6 +139,22 @@ def jaccard_pairs(
         _ptr(values, np.uint32),
         _ptr(starts, np.int64),
         _ptr(sizes, np.int64),
+        _ptr(ia, np.int64),
+        _ptr(ib, np.int64),
+        len(ia),
+        _ptr(out, np.float64, True),
+    )
+
+
+def agreement(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, out: np.ndarray) -> None:
+    """out[k] = fraction of equal slots of signature rows ia[k] and ib[k] (see _kernels.c)."""
+    if rows.ndim != 2 or not (len(ia) == len(ib) <= len(out)):
+        raise ValueError("native.agreement: rows must be 2-d; ia, ib and out differ in length")
+    if len(ia) and max(int(ia.max()), int(ib.max())) >= len(rows):
+        raise ValueError("native.agreement: a pair names a row past the signatures")
+    _lib().winnow_agreement(
+        _ptr(rows, np.uint32),
+        rows.shape[1],
         _ptr(ia, np.int64),
         _ptr(ib, np.int64),
         len(ia),
