@@ -173,3 +173,16 @@ def test_c_agreement_equals_the_numpy_mean(docs, width, values, data):
     out = np.empty(len(pairs))
     agreement(rows, ia, ib, out)
     assert out.tolist() == (rows[ia] == rows[ib]).mean(axis=1).tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 10)), max_size=15))
+def test_c_gather_runs_equals_concatenated_slices(runs):
+    from curate.dedup.native import gather_runs
+
+    src = np.arange(60, dtype=np.uint32) * np.uint32(2654435761)
+    runs = [(lo, min(n, 60 - lo)) for lo, n in runs]
+    lo = np.array([r[0] for r in runs], dtype=np.int64)
+    n = np.array([r[1] for r in runs], dtype=np.int64)
+    expected = [v for a, k in runs for v in src[a : a + k].tolist()]
+    assert gather_runs(src, lo, n).tolist() == expected

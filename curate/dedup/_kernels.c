@@ -14,6 +14,7 @@
  */
 #include <Python.h>
 #include <stdint.h>
+#include <string.h>
 
 #define K1 0x9E3779B97F4A7C15ULL
 #define K2 0xBF58476D1CE4E5B9ULL
@@ -165,16 +166,11 @@ void winnow_jaccard_pairs(const uint32_t *values, const int64_t *starts, const i
     for (int64_t k = 0; k < pairs; k++) {
         const uint32_t *x = values + starts[ia[k]], *y = values + starts[ib[k]];
         int64_t na = sizes[ia[k]], nb = sizes[ib[k]], i = 0, j = 0, inter = 0;
-        while (i < na && j < nb) {
-            if (x[i] == y[j]) {
-                inter++;
-                i++;
-                j++;
-            } else if (x[i] < y[j]) {
-                i++;
-            } else {
-                j++;
-            }
+        while (i < na && j < nb) { /* branch-free: shingle order is random to the predictor */
+            uint32_t u = x[i], v = y[j];
+            inter += u == v;
+            i += u <= v;
+            j += v <= u;
         }
         int64_t uni = na + nb - inter;
         out[k] = uni > 0 ? (double)inter / (double)uni : 0.0;
@@ -191,6 +187,16 @@ void winnow_agreement(const uint32_t *rows, int64_t width, const int64_t *ia, co
         int64_t same = 0;
         for (int64_t j = 0; j < width; j++) same += x[j] == y[j];
         out[k] = (double)same / (double)width;
+    }
+}
+
+/* Runs src[lo[r] : lo[r] + n[r]], r < runs, copied one after another into dst: a batch's
+ * shingle sets gathered from a shard's mapped file without an index array per value. */
+void winnow_gather_runs(const uint32_t *src, const int64_t *lo, const int64_t *n, int64_t runs,
+                        uint32_t *dst) {
+    for (int64_t r = 0; r < runs; r++) {
+        memcpy(dst, src + lo[r], (size_t)n[r] * sizeof(uint32_t));
+        dst += n[r];
     }
 }
 

@@ -33,6 +33,7 @@ def _lib() -> ctypes.CDLL | None:
         "winnow_doc_keys": (None, [_PTR, _PTR, _I64, _PTR, _PTR]),
         "winnow_jaccard_pairs": (None, [_PTR, _PTR, _PTR, _PTR, _PTR, _I64, _PTR]),
         "winnow_agreement": (None, [_PTR, _I64, _PTR, _PTR, _I64, _PTR]),
+        "winnow_gather_runs": (None, [_PTR, _PTR, _PTR, _I64, _PTR]),
     }
     for name, (res, args) in signatures.items():
         fn = getattr(lib, name)
@@ -160,3 +161,21 @@ def agreement(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, out: np.ndarray)
         len(ia),
         _ptr(out, np.float64, True),
     )
+
+
+def gather_runs(src: np.ndarray, lo: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """np.concatenate([src[a : a + k] for a, k in zip(lo, n)]) in one C loop (see _kernels.c)."""
+    lo, n = np.ascontiguousarray(lo, np.int64), np.ascontiguousarray(n, np.int64)
+    if len(lo) != len(n) or (len(n) and (int(n.min()) < 0 or int(lo.min()) < 0)):
+        raise ValueError("native.gather_runs: lo and n must be equal-length, non-negative")
+    if len(n) and int((lo + n).max()) > len(src):
+        raise ValueError("native.gather_runs: a run ends past the source")
+    out = np.empty(int(n.sum()), np.uint32)
+    _lib().winnow_gather_runs(
+        _ptr(src, np.uint32),
+        _ptr(lo, np.int64),
+        _ptr(n, np.int64),
+        len(n),
+        _ptr(out, np.uint32, True),
+    )
+    return out

@@ -128,8 +128,8 @@ class PairSimilarity:
             bounds = self._load(s, "set_offsets")
             lo, n = bounds[local], bounds[local + 1] - bounds[local]
             at = np.cumsum(n) - n  # where each document's set begins in this shard's values
-            idx = np.repeat(lo - at, n) + np.arange(int(n.sum()))
             dtype, count, header = self._sets_layout(s)
+            c_gather = native.available() and dtype == np.uint32
             if count == 0:  # nothing to map (and an empty map is an error)
                 values.append(np.zeros(0, dtype))
             else:
@@ -138,7 +138,10 @@ class PairSimilarity:
                     mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm,
                 ):
                     mapped = np.frombuffer(mm, dtype, count=count, offset=header)
-                    values.append(mapped[idx])  # a copy: the map can close
+                    if c_gather:  # each document's run copied whole
+                        values.append(native.gather_runs(mapped, lo, n))
+                    else:  # a copy: the map can close
+                        values.append(mapped[np.repeat(lo - at, n) + np.arange(int(n.sum()))])
                     del mapped
             starts.append(base + at)
             sizes.append(n)
