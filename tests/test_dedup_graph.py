@@ -107,3 +107,14 @@ def test_bucket_pairs_pair_every_bucket_and_only_buckets(key_of, shuffled):
             assert set(combinations(members, 2)) <= got
         else:
             assert {(members[0], m) for m in members[1:]} <= got
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9)), max_size=12), max_size=5))
+def test_unique_pairs_are_the_distinct_pairs_in_order(chunks):
+    from curate.dedup.lsh import unique_pairs
+
+    arrays = [np.array(c, dtype=np.int64).reshape(-1, 2) for c in chunks]
+    got = unique_pairs(arrays)
+    assert got.dtype == np.int64 and got.shape[1:] == (2,)
+    assert [tuple(p) for p in got.tolist()] == sorted({p for c in chunks for p in c})
