@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 
+from curate.arrays import distinct
 from curate.errors import InputError
 
 T = TypeVar("T")
@@ -155,7 +156,7 @@ class Dataset:
             return ids.hash(seed=0).to_numpy()
 
         h = np.sort(np.concatenate(each(id_hashes, self.shards)))
-        suspects = pl.Series(np.unique(h[1:][h[1:] == h[:-1]]))
+        suspects = pl.Series(distinct(h[1:][h[1:] == h[:-1]]))
         if suspects.is_empty():
             return
         seen: dict[str, Path] = {}  # the failure path only: re-read ids whose hash repeats

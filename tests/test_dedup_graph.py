@@ -118,3 +118,13 @@ def test_unique_pairs_are_the_distinct_pairs_in_order(chunks):
     got = unique_pairs(arrays)
     assert got.dtype == np.int64 and got.shape[1:] == (2,)
     assert [tuple(p) for p in got.tolist()] == sorted({p for c in chunks for p in c})
+
+
+@given(st.lists(st.integers(-5, 5), max_size=30), st.booleans())
+def test_distinct_equals_np_unique(values, two_d):
+    from curate.arrays import distinct
+
+    a = np.array(values, dtype=np.int64)
+    if two_d and len(a) % 2 == 0:
+        a = a.reshape(-1, 2)
+    assert distinct(a).tolist() == np.unique(a).tolist()

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from curate.arrays import distinct
 from curate.dataset import ID
 from curate.dedup.shingles import mix64
 from curate.dedup.verify import PairSimilarity
@@ -194,7 +195,7 @@ def _gather(layout: Layout, phase: str, rows: np.ndarray) -> np.ndarray:
     out = np.empty(len(rows), dtype=np.int64)
     owner = layout.owner(rows)
     offsets = layout.starts
-    for s in np.unique(owner).tolist():
+    for s in distinct(owner).tolist():
         at = owner == s
         out[at] = np.load(_labels_file(layout, phase, s), mmap_mode="r")[rows[at] - offsets[s]]
     return out
@@ -220,7 +221,7 @@ def components_hook(s: int, layout: Layout, src: str) -> int:
     target = np.concatenate([adj[:, 0], parent[adj[:, 0] - layout.starts[s]]])
     value = np.concatenate([grand_v, grand_v])
     owner = layout.owner(target)
-    for o in np.unique(owner).tolist():
+    for o in distinct(owner).tolist():
         at = owner == o
         np.save(layout.file(f"hook-{s:05d}-{o:05d}.npy"), np.stack([target[at], value[at]], 1))
     return len(target)
@@ -276,7 +277,7 @@ def keeper_records(s: int, layout: Layout, phase: str, policy: str) -> int:
     label: (label, new, primary, id, row, k1, k2)."""
     lo = int(layout.starts[s])
     adj = np.load(layout.file(f"adjacency-{s:05d}.npy"))
-    local = np.unique(adj[:, 0] - lo) if len(adj) else np.zeros(0, np.int64)
+    local = distinct(adj[:, 0] - lo) if len(adj) else np.zeros(0, np.int64)
     if len(local) == 0:
         return 0
     labels = np.load(_labels_file(layout, phase, s))[local]
@@ -358,7 +359,7 @@ def decide_block(s: int, layout: Layout, phase: str, exact: bool) -> int:
     linked = np.zeros(hi - lo, dtype=bool)
     adj = np.load(layout.file(f"adjacency-{s:05d}.npy"))
     linked[adj[:, 0] - lo] = True  # in a component with others: its label's block knows it
-    owners = np.unique(layout.owner(labels[linked]))
+    owners = distinct(layout.owner(labels[linked]))
     comp = pl.concat(
         [_COMP_EMPTY]
         + [pl.read_parquet(layout.file(f"comp-{o:05d}.parquet")) for o in owners.tolist()]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from curate.arrays import distinct
 from curate.dedup.shingles import mix64
 
 S_CURVE_POINTS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -53,7 +54,7 @@ def bucket_pairs(keys: np.ndarray, docs: np.ndarray, all_pairs_upto: int = 16) -
     # most keys are alone in their bucket: find the shared ones with a plain sort (vectorised,
     # ~15x a stable argsort) and keep only their documents for the ordered pass below
     sk = np.sort(keys)
-    shared = np.unique(sk[1:][sk[1:] == sk[:-1]])
+    shared = distinct(sk[1:][sk[1:] == sk[:-1]])
     if len(shared) == 0:
         return np.zeros((0, 2), dtype=np.int64)
     at = np.minimum(np.searchsorted(shared, keys), len(shared) - 1)

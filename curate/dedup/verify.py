@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from curate.arrays import distinct
 from curate.dedup import native
 
 
@@ -51,14 +52,14 @@ class PairSimilarity:
 
     def _by_shard(self, docs: np.ndarray):
         shard = np.searchsorted(self.offsets, docs, side="right") - 1
-        for s in np.unique(shard):
+        for s in distinct(shard):
             mask = shard == s
             yield int(s), mask, docs[mask] - self.offsets[s]
 
     def estimate(self, pairs: np.ndarray) -> np.ndarray:
         if len(pairs) == 0:
             return np.zeros(0)
-        docs = np.unique(pairs)
+        docs = distinct(pairs)
         rows = None
         for s, mask, local in self._by_shard(docs):
             sig = self._load(s, "signatures")
@@ -82,8 +83,8 @@ class PairSimilarity:
         # the batch's sets gathered from the mapped files, then unmapped: memory is this
         # batch's sets, never whole files (a file mapped for the whole run made every worker
         # resident in all of them at 1 GB)
-        docs, inverse = np.unique(pairs, return_inverse=True)
-        inverse = inverse.reshape(pairs.shape)
+        docs = distinct(pairs)
+        inverse = np.searchsorted(docs, pairs)
         values, starts, sizes = self._read_sets(docs)
         if native.available():  # one merge per pair, in C, outside the GIL
             ia, ib = inverse[:, 0].astype(np.int64), inverse[:, 1].astype(np.int64)
