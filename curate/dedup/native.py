@@ -13,10 +13,17 @@ import ctypes
 import functools
 import importlib.util
 import os
+import sys
 
 import numpy as np
 
 _I64, _U64, _PTR, _I32 = ctypes.c_int64, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_int32
+KERNELS_VERSION = 2  # winnow_kernels_version() in _kernels.c
+
+
+def _version(fn: ctypes._CFuncPtr) -> int:  # type: ignore[name-defined]
+    fn.restype, fn.argtypes = _I64, []
+    return int(fn())
 
 
 @functools.cache
@@ -27,6 +34,16 @@ def _lib() -> ctypes.CDLL | None:
     if spec is None or not spec.origin:
         return None
     lib = ctypes.CDLL(spec.origin)
+    version = getattr(lib, "winnow_kernels_version", None)
+    if version is None or _version(version) != KERNELS_VERSION:
+        # built from an older _kernels.c (an editable install not rebuilt): its functions may
+        # differ, so it is not used; the numpy passes give the same output, slower
+        print(
+            f"winnow: {spec.origin} is out of date; rebuild it with `pip install -e .` "
+            "(dedup runs its numpy passes until then)",
+            file=sys.stderr,
+        )
+        return None
     signatures = {
         "winnow_tokenize": (_I64, [_PTR, _PTR, _I64, _PTR, _PTR, _I32, _PTR, _PTR, _PTR]),
         "winnow_shingle_pass": (_I64, [_PTR, _PTR, _I64, _I64, _U64, _PTR, _I64, _PTR]),
