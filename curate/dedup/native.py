@@ -1,7 +1,9 @@
-"""Dedup's C loops (curate/dedup/_kernels.c), called through ctypes.
+"""Dedup's C loops (curate/dedup/_kernels.c), called through ctypes; the tokenizer also serves
+filter's n-gram signals and label's issue features.
 
 ctypes releases the GIL for the length of each call, so dedup's worker threads hash and verify
-in parallel; the library loads in about a millisecond, so every run uses it, however small.
+in parallel; the library loads in under a millisecond, so every run uses it, however small.
+WINNOW_NO_NATIVE=1 switches it off (the numpy passes only).
 The build compiles it at install (`pip install`; optional: without a C compiler the install
 still succeeds) and `available()` is false where it was not built: dedup then runs the numpy
 passes, which give the same bits (tests/test_tokens.py), about 2x slower.
