@@ -168,7 +168,9 @@ class DedupStage(Stage):
                 start += s.rows
         parts = ctx.map(_hash_shard, jobs, cfg, bands, rows, ctx.seed, partitions)
         clock.lap("hash_shards_s")
-        # blocks of parts for the graph steps: a few tasks per worker, each of many rows
+        # blocks of parts for the graph steps: one per worker on small inputs (each block task
+        # pays a few file reads, which were all of the graph steps' time at 50k rows), else one
+        # per PAIRS_PARTITION_ROWS rows
         blocks = max(ctx.executor.workers, -(-n // PAIRS_PARTITION_ROWS))
         bounds = split_blocks([p.rows for p in parts], blocks)
         layout = Layout(ctx.workdir / "graph", tuple(parts), partitions, bounds)

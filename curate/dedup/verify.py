@@ -38,9 +38,10 @@ class PairSimilarity:
         self.parts = parts
         self.offsets = np.cumsum([0, *rows_per_part])
         self._loaded: dict[tuple[int, str], np.ndarray] = {}
+        self._layouts: dict[int, tuple[np.dtype, int, int]] = {}
 
     def __getstate__(self) -> dict:  # a task loads what it needs itself
-        return {**self.__dict__, "_loaded": {}}
+        return {**self.__dict__, "_loaded": {}, "_layouts": {}}
 
     def _load(self, s: int, name: str) -> np.ndarray:
         """A shard's signatures (mapped) or set offsets, loaded once per process and object:
@@ -105,8 +106,7 @@ class PairSimilarity:
     def _sets_layout(self, s: int) -> tuple[np.dtype, int, int]:
         """(dtype, length, header bytes) of a shard's sets file, parsed once per process and
         object (numpy parses a header with ast: 0.2 ms, under the GIL, per shard and batch)."""
-        key = (s, "sets-layout")
-        if key not in self._loaded:
+        if s not in self._layouts:
             with open(self.parts[s].path("sets"), "rb") as fh:
                 major, _ = np.lib.format.read_magic(fh)
                 read_header = (
@@ -115,8 +115,8 @@ class PairSimilarity:
                     else np.lib.format.read_array_header_2_0
                 )
                 shape, _, dtype = read_header(fh)
-                self._loaded[key] = (dtype, shape[0], fh.tell())  # type: ignore[assignment]
-        return self._loaded[key]  # type: ignore[return-value]
+                self._layouts[s] = (dtype, shape[0], fh.tell())
+        return self._layouts[s]
 
     def _read_sets(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The shingle sets of sorted global document ids: (values, starts, sizes), document
