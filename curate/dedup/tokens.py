@@ -206,7 +206,8 @@ def _chunk_numpy(
     ends = np.flatnonzero(word & ~after) + 1
     lengths = ends - starts
     counts = np.diff(np.searchsorted(starts, offsets))
-    return _hash_tokens(data, starts, lengths), counts, lengths.astype(np.int64)
+    kept = lengths.astype(np.int64) if want_lengths else np.zeros(0, np.int64)
+    return _hash_tokens(data, starts, lengths), counts, kept
 
 
 def _hash_tokens(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
