@@ -28,6 +28,7 @@ from curate.errors import OutputError, RunError
 from curate.executors import LocalExecutor, make_executor
 from curate.lock import FolderLock
 from curate.resume import Partial, record_shard
+from curate.scratch import SCRATCH_FORMAT, SUFFIX, read_frame, write_frame
 
 MANIFEST_SCHEMA_VERSION = 1
 REASON, STAGE = "reason", "stage"
@@ -121,13 +122,13 @@ class ShardDecisions:
         shutil.rmtree(folder, ignore_errors=True)  # an interrupted run's half-written one
         folder.mkdir()
         for s in dataset.shards:
-            frame.slice(start, s.rows).write_parquet(folder / f"{s.index:05d}.parquet")
+            write_frame(frame.slice(start, s.rows), folder / f"{s.index:05d}{SUFFIX}")
             start += s.rows
         return cls(folder)
 
     def attach(self, df: pl.DataFrame, shard: Shard) -> pl.DataFrame:
         """The shard's frame with its decision columns (replacing same-named input columns)."""
-        decisions = pl.read_parquet(self.folder / f"{shard.index:05d}.parquet")
+        decisions = read_frame(self.folder / f"{shard.index:05d}{SUFFIX}")
         return pl.concat([df.drop(decisions.columns, strict=False), decisions], how="horizontal")
 
 
@@ -237,6 +238,7 @@ def _run_with(
 
     key = {
         "winnow_version": __version__,
+        "scratch_format": SCRATCH_FORMAT,
         "config_sha256": config_sha,
         "seed": options.seed,
         "input": [{k: v for k, v in f.items() if k != "path"} for f in fingerprints],

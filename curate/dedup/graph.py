@@ -33,6 +33,7 @@ from curate.arrays import distinct
 from curate.dataset import ID
 from curate.dedup.shingles import mix64
 from curate.dedup.verify import PairSimilarity
+from curate.scratch import SUFFIX, read_frame, write_frame
 
 _PAIR_MIX = np.uint64(0x9E3779B97F4A7C15)
 DECISION_COLUMNS = (
@@ -100,7 +101,7 @@ class Layout:
     def block_meta(self, b: int, columns: list[str] | None = None) -> pl.DataFrame:
         return pl.concat(
             [
-                pl.read_parquet(self.parts[i].folder / "meta.parquet", columns=columns)
+                read_frame(self.parts[i].folder / f"meta{SUFFIX}", columns)
                 for i in self.block_parts(b)
             ]
         )
@@ -305,19 +306,19 @@ def keeper_records(s: int, layout: Layout, phase: str, policy: str) -> int:
         }
     )
     for (o,), frame in rec.partition_by("owner", as_dict=True).items():
-        frame.drop("owner").write_parquet(layout.file(f"krec-{s:05d}-{o:05d}.parquet"))
+        write_frame(frame.drop("owner"), layout.file(f"krec-{s:05d}-{o:05d}{SUFFIX}"))
     return len(rec)
 
 
 def choose_keepers(o: int, layout: Layout) -> int:
     """The components labelled by block o's rows: size and keeper (rows of the --against
     dataset first, they are kept already; then the policy; ties by smallest id)."""
-    files = sorted(layout.work.glob(f"krec-*-{o:05d}.parquet"))
-    out = layout.file(f"comp-{o:05d}.parquet")
+    files = sorted(layout.work.glob(f"krec-*-{o:05d}{SUFFIX}"))
+    out = layout.file(f"comp-{o:05d}{SUFFIX}")
     if not files:
-        _COMP_EMPTY.write_parquet(out)
+        write_frame(_COMP_EMPTY, out)
         return 0
-    rec = pl.concat([pl.read_parquet(f) for f in files])
+    rec = pl.concat([read_frame(f) for f in files])
     comp = (
         rec.sort("label", "new", "primary", "id")
         .group_by("label", maintain_order=True)
@@ -330,7 +331,7 @@ def choose_keepers(o: int, layout: Layout) -> int:
             pl.col("new").first().alias("keeper_new"),
         )
     )
-    comp.write_parquet(out)
+    write_frame(comp, out)
     return comp.height
 
 
@@ -361,8 +362,7 @@ def decide_block(s: int, layout: Layout, phase: str, exact: bool) -> int:
     linked[adj[:, 0] - lo] = True  # in a component with others: its label's block knows it
     owners = distinct(layout.owner(labels[linked]))
     comp = pl.concat(
-        [_COMP_EMPTY]
-        + [pl.read_parquet(layout.file(f"comp-{o:05d}.parquet")) for o in owners.tolist()]
+        [_COMP_EMPTY] + [read_frame(layout.file(f"comp-{o:05d}{SUFFIX}")) for o in owners.tolist()]
     )
     frame = (
         pl.DataFrame({"label": labels, "row": np.arange(lo, hi), "linked": linked})
@@ -381,9 +381,10 @@ def decide_block(s: int, layout: Layout, phase: str, exact: bool) -> int:
             & (pl.col("keeper_k2") == pl.col("k2"))
         )
     )
-    frame.select(
-        "row", "keeper", "size", "keeper_id", ID, "dup", "exact_dup", "keeper_new"
-    ).write_parquet(layout.file(f"dec-{s:05d}.parquet"))
+    write_frame(
+        frame.select("row", "keeper", "size", "keeper_id", ID, "dup", "exact_dup", "keeper_new"),
+        layout.file(f"dec-{s:05d}{SUFFIX}"),
+    )
     near = frame.filter(pl.col("dup") & ~pl.col("exact_dup"))
     row, keeper = near["row"].to_numpy(), near["keeper"].to_numpy()
     a, b = np.minimum(row, keeper), np.maximum(row, keeper)
@@ -433,39 +434,29 @@ def write_decisions(s: int, layout: Layout, folder: Path) -> int:
     """Block s's decision files, one per input shard: the columns the stage attaches to the
     shard's rows."""
     lo, hi = int(layout.starts[s]), int(layout.starts[s + 1])
-    dec = pl.read_parquet(layout.file(f"dec-{s:05d}.parquet"))
+    dec = read_frame(layout.file(f"dec-{s:05d}{SUFFIX}"))
     sim = np.full(hi - lo, np.nan)
     sim[dec["exact_dup"].to_numpy()] = 1.0
     for k in range(layout.partitions):
         ask = np.load(layout.file(f"ask-{s:05d}-{k:05d}.npy")).reshape(-1, 3)
         if len(ask):
             sim[ask[:, 0] - lo] = np.load(layout.file(f"sim-{k:05d}-{s:05d}.npy"))
-    kind = np.where(
-        dec["exact_dup"].to_numpy(), "exact", np.where(dec["dup"].to_numpy(), "near", "")
-    )
-    out = pl.DataFrame(
-        {
-            "dedup.cluster": dec["keeper_id"],
-            "dedup.cluster_size": dec["size"].cast(pl.Int64),
-            "dup": dec["dup"],
-            "dedup.similarity": sim,
-            "dedup.duplicate_kind": kind,
-            "dedup.matched_against": dec["dup"] & ~dec["keeper_new"].fill_null(True),
-        }
-    ).select(
-        "dedup.cluster",
-        "dedup.cluster_size",
-        pl.when("dup").then(pl.col("dedup.cluster")).alias("dedup.kept_id"),
-        pl.col("dedup.similarity").fill_nan(None),
-        pl.when(pl.col("dedup.duplicate_kind") != "")
-        .then(pl.col("dedup.duplicate_kind"))
+    out = dec.select(
+        pl.col("keeper_id").alias("dedup.cluster"),
+        pl.col("size").cast(pl.Int64).alias("dedup.cluster_size"),
+        pl.when("dup").then(pl.col("keeper_id")).alias("dedup.kept_id"),
+        pl.Series("dedup.similarity", sim).fill_nan(None),
+        pl.when("exact_dup")
+        .then(pl.lit("exact"))
+        .when("dup")
+        .then(pl.lit("near"))
         .alias("dedup.duplicate_kind"),
-        "dedup.matched_against",
+        (pl.col("dup") & ~pl.col("keeper_new").fill_null(True)).alias("dedup.matched_against"),
     )
     start = lo
     for i in layout.block_parts(s):
         part = layout.parts[i]
         if part.new:
-            out.slice(start - lo, part.rows).write_parquet(folder / f"{part.index:05d}.parquet")
+            write_frame(out.slice(start - lo, part.rows), folder / f"{part.index:05d}{SUFFIX}")
         start += part.rows
     return out.height

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from curate.arrays import distinct
 from curate.dedup.shingles import mix64
 
 S_CURVE_POINTS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -51,14 +50,19 @@ def bucket_pairs(keys: np.ndarray, docs: np.ndarray, all_pairs_upto: int = 16) -
     `all_pairs_upto` neighbours, so the work stays linear while clusters still connect."""
     if len(keys) < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    # most keys are alone in their bucket: find the shared ones with a plain sort (vectorised,
-    # ~15x a stable argsort) and keep only their documents for the ordered pass below
-    sk = np.sort(keys)
-    shared = distinct(sk[1:][sk[1:] == sk[:-1]])
-    if len(shared) == 0:
+    # most keys are alone in their bucket: find the shared ones with a plain argsort (~5x a
+    # stable one; a binary search of every key among the shared ones cost as much again) and
+    # keep only their documents, in their order, for the ordered pass below
+    by_key = np.argsort(keys)
+    sk = keys[by_key]
+    repeat = sk[1:] == sk[:-1]
+    if not repeat.any():
         return np.zeros((0, 2), dtype=np.int64)
-    at = np.minimum(np.searchsorted(shared, keys), len(shared) - 1)
-    keep = shared[at] == keys
+    in_bucket = np.zeros(len(keys), dtype=bool)
+    in_bucket[1:] = repeat
+    in_bucket[:-1] |= repeat
+    keep = np.zeros(len(keys), dtype=bool)
+    keep[by_key[in_bucket]] = True
     keys, docs = keys[keep], docs[keep]
     order = np.argsort(keys, kind="stable")  # docs ascending: ties stay in doc order
     if len(docs) > 1 and not (docs[1:] > docs[:-1]).all():

@@ -48,6 +48,7 @@ from curate.dedup.signatures import oph_fingerprints, signatures
 from curate.dedup.tokens import doc_keys, token_hashes
 from curate.dedup.verify import PairSimilarity, prefilter_floor, shingle_sets
 from curate.errors import ConfigError
+from curate.scratch import SUFFIX, write_frame
 from curate.stage import Rule, ShardDecisions, Stage, StageContext
 
 KIND = "dedup.duplicate_kind"
@@ -307,7 +308,7 @@ def _hash_shard(
             "k2": k2,
         }
     )
-    meta.write_parquet(folder / "meta.parquet")
+    write_frame(meta, folder / f"meta{SUFFIX}")
     if cfg.exact:  # exact keys split by partition: one task groups each
         keyed = np.stack([np.arange(start, start + df.height, dtype=np.uint64), k1, k2], axis=1)
         which = key_partition(k1, partitions)
