@@ -138,6 +138,23 @@ def test_deterministic_across_workers_and_resplitting(corpus, tmp_path):
         assert a.equals(b)
 
 
+@pytest.mark.parametrize("partitions", [1, 3, 16])
+def test_the_partition_count_never_changes_the_output(corpus, tmp_path, monkeypatch, partitions):
+    """Exact keys and candidate pairs are split into partitions by the input's size alone; the
+    decisions are the same for any count (1: every pair in one task; 16: most hold a few)."""
+    import curate.dedup.stage as dedup_stage
+
+    src, _ = corpus
+    default = DedupStage(DedupConfig())
+    run_stage(default, src, tmp_path / "default", RunOptions())
+    monkeypatch.setattr(dedup_stage, "partition_count", lambda rows: partitions)
+    other = DedupStage(DedupConfig())
+    run_stage(other, src, tmp_path / "other", RunOptions(workers=2))
+    assert tree_bytes(tmp_path / "default") == tree_bytes(tmp_path / "other")
+    for key in ("candidate_pairs", "verified_pairs", "exact_groups_with_duplicates"):
+        assert default.manifest_extra()[key] == other.manifest_extra()[key], key
+
+
 def test_the_c_loops_are_built_and_give_the_numpy_passes_bytes(corpus, tmp_path):
     """The install compiles dedup's C loops (a build that silently fell back to numpy would
     halve its speed); the CLI's output is byte-identical with them switched off."""
