@@ -78,8 +78,8 @@ def bucket_pairs(keys: np.ndarray, docs: np.ndarray, all_pairs_upto: int = 16) -
         if not ok.any():
             break
         pairs.append(np.stack([d[i[ok]], d[i[ok] + offset]], axis=1))
-    out = np.concatenate(pairs)
-    return np.sort(out, axis=1)
+    # (i < j) already: documents ascend within each bucket's run
+    return np.concatenate(pairs)
 
 
 def unique_pairs(chunks: list[np.ndarray]) -> np.ndarray:
