@@ -155,6 +155,21 @@ def test_the_partition_count_never_changes_the_output(corpus, tmp_path, monkeypa
         assert default.manifest_extra()[key] == other.manifest_extra()[key], key
 
 
+@pytest.mark.parametrize("blocks", [2, 3, 4])
+def test_the_block_count_never_changes_the_output(corpus, tmp_path, monkeypatch, blocks):
+    """The graph steps work on blocks of whole shards (one per 50k rows); components, keepers
+    and decisions cross blocks through files, and come out the same for any count."""
+    import curate.dedup.stage as dedup_stage
+
+    src, _ = corpus
+    run_stage(DedupStage(DedupConfig()), src, tmp_path / "default", RunOptions())
+    monkeypatch.setattr(dedup_stage, "block_count", lambda rows: blocks)
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        run_stage(DedupStage(DedupConfig()), src, out, RunOptions(workers=workers))
+        assert tree_bytes(tmp_path / "default") == tree_bytes(out)
+
+
 def test_the_c_loops_are_built_and_give_the_numpy_passes_bytes(corpus, tmp_path):
     """The install compiles dedup's C loops (a build that silently fell back to numpy would
     halve its speed); the CLI's output is byte-identical with them switched off."""

@@ -141,6 +141,15 @@ def partition_count(rows: int) -> int:
     return MIN_PARTITIONS * -(-rows // (PAIRS_PARTITION_ROWS * MIN_PARTITIONS))
 
 
+def block_count(rows: int) -> int:
+    """Blocks (runs of whole shards) for the graph steps after verification: one per
+    PAIRS_PARTITION_ROWS rows. Like the partitions, set by the data alone, and the output
+    never depends on it (tests hold it to that). At 50k rows one block: a block task's fixed
+    cost (a few file reads and polars calls) was all of those steps' time there, and two
+    blocks on two workers were no faster than one."""
+    return max(1, -(-rows // PAIRS_PARTITION_ROWS))
+
+
 class DedupStage(Stage):
     name = "dedup"
     config_class = DedupConfig
@@ -181,11 +190,7 @@ class DedupStage(Stage):
                 start += s.rows
         parts = ctx.map(_hash_shard, jobs, cfg, bands, rows, ctx.seed, partitions)
         clock.lap("hash_shards_s")
-        # blocks of parts for the graph steps: one per worker on small inputs (each block task
-        # pays a few file reads, which were all of the graph steps' time at 50k rows), else one
-        # per PAIRS_PARTITION_ROWS rows
-        blocks = max(ctx.executor.workers, -(-n // PAIRS_PARTITION_ROWS))
-        bounds = split_blocks([p.rows for p in parts], blocks)
+        bounds = split_blocks([p.rows for p in parts], block_count(n))
         layout = Layout(ctx.workdir / "graph", tuple(parts), partitions, bounds)
         shutil.rmtree(layout.work, ignore_errors=True)  # an interrupted run's would mix in
         layout.work.mkdir()
