@@ -186,3 +186,32 @@ def test_c_gather_runs_equals_concatenated_slices(runs):
     n = np.array([r[1] for r in runs], dtype=np.int64)
     expected = [v for a, k in runs for v in src[a : a + k].tolist()]
     assert gather_runs(src, lo, n).tolist() == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 8), max_size=120),
+    st.integers(0, 6),
+    st.sampled_from([np.uint64(1), np.uint64(0x9E3779B97F4A7C15), np.uint64(2**63)]),
+)
+def test_c_bucket_pairs_are_the_numpy_pairs(key_of, upto, spread):
+    """The C pass (a hash table) gives the numpy pass's pairs, repeats included, in another
+    order; keys close together, far apart or colliding in their low bits."""
+    import curate.dedup.lsh as lsh
+    from curate.dedup import native
+
+    keys = np.array(key_of, dtype=np.uint64) * spread
+    docs = np.arange(len(key_of), dtype=np.int64) * 7 + 3
+
+    def rows(pairs: np.ndarray) -> list[tuple[int, int]]:
+        return sorted(map(tuple, pairs.tolist()))
+
+    c = native.bucket_pairs(keys, docs, upto)
+    available = native.available
+    try:
+        native.available = lambda: False
+        expected = lsh.bucket_pairs(keys, docs, upto)
+    finally:
+        native.available = available
+    assert c.dtype == np.int64 and c.shape[1:] == (2,)
+    assert rows(c) == rows(expected)

@@ -14,6 +14,7 @@
  */
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define K1 0x9E3779B97F4A7C15ULL
@@ -23,7 +24,7 @@
 
 /* Bumped with any change to a function's signature or results: native.py refuses a library
  * built from another version (an editable install whose C file changed since the build). */
-int64_t winnow_kernels_version(void) { return 2; }
+int64_t winnow_kernels_version(void) { return 3; }
 
 static inline uint64_t mix64(uint64_t x) {
     x ^= x >> 30;
@@ -202,6 +203,74 @@ void winnow_gather_runs(const uint32_t *src, const int64_t *lo, const int64_t *n
         memcpy(dst, src + lo[r], (size_t)n[r] * sizeof(uint32_t));
         dst += n[r];
     }
+}
+
+/* One band's candidate pairs (as lsh.bucket_pairs): rows sharing a key, docs ascending. Each
+ * bucket of k >= 2 members m0 < m1 < ... gives (m0, mj) for every j >= 1 and (mi, mi+o) for
+ * o = 1 .. upto: every pair when k <= upto + 1, linear work for buckets of boilerplate. The
+ * buckets are found with a hash table (keys are band hashes; no sort). Pairs come in another
+ * order than numpy's and repeat as its do: the verify step takes the distinct ones. Returns
+ * the pairs written to out (room for n * (upto + 1)), or -1 when memory ran out. */
+int64_t winnow_bucket_pairs(const uint64_t *keys, const int64_t *docs, int64_t n, int64_t upto,
+                            int64_t *out) {
+    if (n < 2) return 0;
+    int64_t size = 1;
+    while (size < 2 * n) size <<= 1;
+    uint64_t *slot_key = malloc((size_t)size * sizeof(uint64_t));
+    int64_t *slot_bucket = malloc((size_t)size * sizeof(int64_t));
+    int64_t *bucket_of = malloc((size_t)n * sizeof(int64_t));
+    int64_t *count = calloc((size_t)n, sizeof(int64_t));
+    int64_t *start = malloc((size_t)n * sizeof(int64_t));
+    int64_t *members = malloc((size_t)n * sizeof(int64_t));
+    int64_t pairs = -1;
+    if (!slot_key || !slot_bucket || !bucket_of || !count || !start || !members) goto done;
+    for (int64_t s = 0; s < size; s++) slot_bucket[s] = -1;
+    int64_t buckets = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t s = (int64_t)(mix64(keys[i]) & (uint64_t)(size - 1));
+        while (slot_bucket[s] >= 0 && slot_key[s] != keys[i]) s = (s + 1) & (size - 1);
+        if (slot_bucket[s] < 0) {
+            slot_bucket[s] = buckets++;
+            slot_key[s] = keys[i];
+        }
+        bucket_of[i] = slot_bucket[s];
+        count[bucket_of[i]]++;
+    }
+    int64_t total = 0;
+    for (int64_t b = 0; b < buckets; b++) {
+        start[b] = total;
+        if (count[b] >= 2) total += count[b];
+    }
+    for (int64_t i = 0; i < n; i++) { /* rows in order: members ascend within a bucket */
+        int64_t b = bucket_of[i];
+        if (count[b] >= 2) members[start[b]++] = docs[i];
+    }
+    pairs = 0;
+    for (int64_t b = 0; b < buckets; b++) {
+        int64_t k = count[b];
+        if (k < 2) continue;
+        const int64_t *m = members + start[b] - k; /* start[b] moved past the bucket */
+        for (int64_t j = 1; j < k; j++) {
+            out[2 * pairs] = m[0];
+            out[2 * pairs + 1] = m[j];
+            pairs++;
+        }
+        for (int64_t o = 1; o <= upto && o < k; o++) {
+            for (int64_t i = 0; i + o < k; i++) {
+                out[2 * pairs] = m[i];
+                out[2 * pairs + 1] = m[i + o];
+                pairs++;
+            }
+        }
+    }
+done:
+    free(slot_key);
+    free(slot_bucket);
+    free(bucket_of);
+    free(count);
+    free(start);
+    free(members);
+    return pairs;
 }
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from curate.dedup import native
 from curate.dedup.shingles import mix64
 
 S_CURVE_POINTS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -50,6 +51,8 @@ def bucket_pairs(keys: np.ndarray, docs: np.ndarray, all_pairs_upto: int = 16) -
     `all_pairs_upto` neighbours, so the work stays linear while clusters still connect."""
     if len(keys) < 2:
         return np.zeros((0, 2), dtype=np.int64)
+    if native.available() and (len(docs) < 2 or bool((docs[1:] > docs[:-1]).all())):
+        return native.bucket_pairs(keys, docs, all_pairs_upto)  # a hash table: no sorts
     # most keys are alone in their bucket: find the shared ones with a plain argsort (~5x a
     # stable one; a binary search of every key among the shared ones cost as much again) and
     # keep only their documents, in their order, for the ordered pass below
