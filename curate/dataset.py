@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,10 +102,18 @@ class Dataset:
             ds._check_unique_ids()
         return ds
 
-    def read_shard(self, shard: Shard) -> pl.DataFrame:
-        """One shard as a canonical frame: id, text and label under their canonical names."""
+    def read_shard(self, shard: Shard, columns: Sequence[str] | None = None) -> pl.DataFrame:
+        """One shard as a canonical frame: id, text and label under their canonical names.
+        `columns`: the (canonical) names a caller needs, read alone with id and text (a wide
+        dataset's other columns are never decoded); None: every column."""
+        source = None
+        if columns is not None:
+            c = self.columns
+            alias = {TEXT: c.text, ID: c.id, LABEL: c.label}
+            wanted = {alias.get(name, name) for name in (*columns, ID, TEXT)}
+            source = [name for name in self.schema.names if name in wanted]
         try:
-            table = read_table(shard.path)
+            table = read_table(shard.path, source)
         except (pa.ArrowException, OSError) as e:
             raise InputError(f"cannot read Parquet data ({_short(e)})", shard.path) from e
         df = pl.from_arrow(table)
@@ -119,7 +127,7 @@ class Dataset:
             }
         )
         df = df.with_columns(pl.col(TEXT).cast(pl.String))
-        if self.has_label:
+        if self.has_label and LABEL in df.columns:
             df = df.with_columns(pl.col(LABEL).cast(pl.String))
         if self.has_id:
             df = df.with_columns(pl.col(ID).cast(pl.String))

@@ -140,3 +140,29 @@ def test_killed_run_leaves_nothing_that_looks_complete(reference, tmp_path):
     assert res.code == 0, res.stderr
     assert tree_bytes(out) == tree_bytes(reference)
     assert leftovers(tmp_path, "out") == [out]  # the dead run's work is reused, then swept
+
+
+def test_read_shard_decodes_only_the_columns_asked_for(tmp_path):
+    """Stages that need the text alone (dedup hashing, scoring, issue features) read id and
+    text only: a wide dataset's other columns are never decoded. The columns asked for come
+    back under their canonical names, equal to a full read's; derived ids too."""
+    from curate.dataset import Columns, Dataset
+
+    wide = pl.DataFrame(
+        {"doc": ["a", "b"], "body": ["x y", "z"], "topic": ["t", "u"], "meta": [1, 2]}
+    )
+    ds = Dataset.open(
+        write_shards(tmp_path / "wide", [wide]), Columns(text="body", id="doc", label="topic")
+    )
+    shard = ds.shards[0]
+    full = ds.read_shard(shard)
+    assert ds.read_shard(shard, []).columns == ["id", "text"]
+    for cols in ([], ["label"], ["meta"], ["label", "meta"]):
+        part = ds.read_shard(shard, cols)
+        assert part.equals(full.select(part.columns)), cols
+    assert ds.read_shard(shard, ["meta"]).columns == ["id", "text", "meta"]
+    no_ids = Dataset.open(
+        write_shards(tmp_path / "no_ids", [wide.drop("doc")]), Columns(text="body")
+    )
+    s = no_ids.shards[0]
+    assert no_ids.read_shard(s, [])["id"].equals(no_ids.read_shard(s)["id"])

@@ -297,7 +297,8 @@ def _hash_shard(
         return part
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
-    df = dataset.read_shard(shard)
+    keep_col = cfg.keep.removeprefix("column:") if cfg.keep.startswith("column:") else None
+    df = dataset.read_shard(shard, [keep_col] if keep_col else [])  # no other column decoded
     text = df[TEXT]
     if cfg.lowercase:
         text = text.str.to_lowercase()
@@ -309,7 +310,6 @@ def _hash_shard(
         k1, k2 = doc_keys(tokens, tok_off, compiled)
     else:  # whitespace matters: the case- and digit-folded text itself is the key
         k1, k2 = (text.fill_null("").hash(seed=s).to_numpy() for s in (1, 2))
-    keep_col = cfg.keep.removeprefix("column:") if cfg.keep.startswith("column:") else None
     if keep_col is not None and keep_col not in df.columns:
         raise ConfigError(f"keep = column:{keep_col}, but the column does not exist", shard.path)
     keep_value = (

@@ -356,7 +356,7 @@ def _sample_texts(ds: Dataset, sample: int, rng: np.random.Generator) -> pl.Seri
         local = picks[(picks >= start) & (picks < start + shard.rows)] - start
         start += shard.rows
         if len(local):
-            out.append(ds.read_shard(shard)[TEXT].gather(local.tolist()))
+            out.append(ds.read_shard(shard, [TEXT])[TEXT].gather(local.tolist()))
     texts = pl.concat(out) if out else pl.Series(TEXT, [], dtype=pl.String)
     # Null and blank rows carry no evidence; left in, they would also skew the held-out metrics.
     return texts.filter((texts.str.strip_chars().str.len_chars() > 0).fill_null(False))

@@ -156,7 +156,7 @@ def _model(path: str):
 
 
 def _score_shard(shard: Shard, dataset: Dataset, model_path: str, folder: Path) -> np.ndarray:
-    scores = _model(model_path).score(dataset.read_shard(shard)[TEXT])
+    scores = _model(model_path).score(dataset.read_shard(shard, [TEXT])[TEXT])
     np.save(folder / f"{shard.index:05d}.npy", scores)
     return scores
 

@@ -288,7 +288,7 @@ def _features_of(item: tuple[Shard, np.ndarray], dataset: Dataset) -> sp.csr_mat
     from curate.label.issues import text_features
 
     shard, rows = item
-    return text_features(dataset.read_shard(shard)[TEXT].gather(rows))
+    return text_features(dataset.read_shard(shard, [TEXT])[TEXT].gather(rows))
 
 
 def _score_rows(item: tuple[Shard, np.ndarray], dataset: Dataset, fitted: Any) -> np.ndarray:
@@ -300,7 +300,7 @@ def _score_rows(item: tuple[Shard, np.ndarray], dataset: Dataset, fitted: Any) -
 def _features(shard: Shard, dataset: Dataset) -> sp.csr_matrix:
     from curate.label.issues import text_features
 
-    return text_features(dataset.read_shard(shard)[TEXT])
+    return text_features(dataset.read_shard(shard, [TEXT])[TEXT])
 
 
 def _guard(
