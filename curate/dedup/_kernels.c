@@ -24,7 +24,7 @@
 
 /* Bumped with any change to a function's signature or results: native.py refuses a library
  * built from another version (an editable install whose C file changed since the build). */
-int64_t winnow_kernels_version(void) { return 3; }
+int64_t winnow_kernels_version(void) { return 4; }
 
 static inline uint64_t mix64(uint64_t x) {
     x ^= x >> 30;
@@ -209,10 +209,13 @@ void winnow_gather_runs(const uint32_t *src, const int64_t *lo, const int64_t *n
  * bucket of k >= 2 members m0 < m1 < ... gives (m0, mj) for every j >= 1 and (mi, mi+o) for
  * o = 1 .. upto: every pair when k <= upto + 1, linear work for buckets of boilerplate. The
  * buckets are found with a hash table (keys are band hashes; no sort). Pairs come in another
- * order than numpy's and repeat as its do: the verify step takes the distinct ones. Returns
- * the pairs written to out (room for n * (upto + 1)), or -1 when memory ran out. */
+ * order than numpy's and repeat as its do: the verify step takes the distinct ones. *needed is
+ * set to the number of pairs; they are written to out only when it has room for them
+ * (capacity pairs), so a caller sizes out for the common case and calls again in the rare
+ * one. Returns 0, or -1 when memory ran out. */
 int64_t winnow_bucket_pairs(const uint64_t *keys, const int64_t *docs, int64_t n, int64_t upto,
-                            int64_t *out) {
+                            int64_t *out, int64_t capacity, int64_t *needed) {
+    *needed = 0;
     if (n < 2) return 0;
     int64_t size = 1;
     while (size < 2 * n) size <<= 1;
@@ -222,7 +225,7 @@ int64_t winnow_bucket_pairs(const uint64_t *keys, const int64_t *docs, int64_t n
     int64_t *count = calloc((size_t)n, sizeof(int64_t));
     int64_t *start = malloc((size_t)n * sizeof(int64_t));
     int64_t *members = malloc((size_t)n * sizeof(int64_t));
-    int64_t pairs = -1;
+    int64_t status = -1;
     if (!slot_key || !slot_bucket || !bucket_of || !count || !start || !members) goto done;
     for (int64_t s = 0; s < size; s++) slot_bucket[s] = -1;
     int64_t buckets = 0;
@@ -245,6 +248,16 @@ int64_t winnow_bucket_pairs(const uint64_t *keys, const int64_t *docs, int64_t n
         int64_t b = bucket_of[i];
         if (count[b] >= 2) members[start[b]++] = docs[i];
     }
+    int64_t pairs = 0;
+    for (int64_t b = 0; b < buckets; b++) {
+        int64_t k = count[b];
+        if (k < 2) continue;
+        pairs += k - 1;
+        for (int64_t o = 1; o <= upto && o < k; o++) pairs += k - o;
+    }
+    *needed = pairs;
+    status = 0;
+    if (pairs > capacity) goto done;
     pairs = 0;
     for (int64_t b = 0; b < buckets; b++) {
         int64_t k = count[b];
@@ -270,7 +283,7 @@ done:
     free(count);
     free(start);
     free(members);
-    return pairs;
+    return status;
 }
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",

@@ -20,7 +20,7 @@ import sys
 import numpy as np
 
 _I64, _U64, _PTR, _I32 = ctypes.c_int64, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_int32
-KERNELS_VERSION = 3  # winnow_kernels_version() in _kernels.c
+KERNELS_VERSION = 4  # winnow_kernels_version() in _kernels.c
 
 
 def _version(fn: ctypes._CFuncPtr) -> int:  # type: ignore[name-defined]
@@ -53,7 +53,7 @@ def _lib() -> ctypes.CDLL | None:
         "winnow_jaccard_pairs": (None, [_PTR, _PTR, _PTR, _PTR, _PTR, _I64, _PTR]),
         "winnow_agreement": (None, [_PTR, _I64, _PTR, _PTR, _I64, _PTR]),
         "winnow_gather_runs": (None, [_PTR, _PTR, _PTR, _I64, _PTR]),
-        "winnow_bucket_pairs": (_I64, [_PTR, _PTR, _I64, _I64, _PTR]),
+        "winnow_bucket_pairs": (_I64, [_PTR, _PTR, _I64, _I64, _PTR, _I64, _PTR]),
     }
     for name, (res, args) in signatures.items():
         fn = getattr(lib, name)
@@ -210,10 +210,24 @@ def bucket_pairs(keys: np.ndarray, docs: np.ndarray, upto: int) -> np.ndarray:
         raise ValueError("native.bucket_pairs: keys and docs differ in length, or upto < 0")
     if len(docs) > 1 and not (docs[1:] > docs[:-1]).all():
         raise ValueError("native.bucket_pairs: docs must ascend")
-    out = np.empty((max(len(keys), 1) * (upto + 1), 2), np.int64)  # untouched pages cost nothing
-    pairs = _lib().winnow_bucket_pairs(
-        _ptr(keys, np.uint64), _ptr(docs, np.int64), len(keys), upto, _ptr(out, np.int64, True)
-    )
-    if pairs < 0:
-        raise MemoryError("native.bucket_pairs: out of memory")
-    return out[:pairs].copy()
+    # room for twice the rows' pairs: a band's pairs are far fewer unless buckets are huge,
+    # and then the exact count comes back and one more call fills an array of that size
+    capacity = 2 * len(keys)
+    needed = np.zeros(1, np.int64)
+    for _ in range(2):
+        out = np.empty((capacity, 2), np.int64)
+        status = _lib().winnow_bucket_pairs(
+            _ptr(keys, np.uint64),
+            _ptr(docs, np.int64),
+            len(keys),
+            upto,
+            _ptr(out, np.int64, True),
+            capacity,
+            _ptr(needed, np.int64, True),
+        )
+        if status < 0:
+            raise MemoryError("native.bucket_pairs: out of memory")
+        if needed[0] <= capacity:
+            return out[: needed[0]] if needed[0] == capacity else out[: needed[0]].copy()
+        capacity = int(needed[0])
+    raise AssertionError("native.bucket_pairs: the pair count changed between two calls")
