@@ -215,3 +215,26 @@ def test_c_bucket_pairs_are_the_numpy_pairs(key_of, upto, spread):
         native.available = available
     assert c.dtype == np.int64 and c.shape[1:] == (2,)
     assert rows(c) == rows(expected)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(0, 40),
+    st.integers(1, 24),
+    st.data(),
+)
+def test_c_band_keys_are_the_numpy_keys(docs, width, data):
+    """Band keys in C (native.band_keys) equal the numpy passes', for any bands x rows that
+    fit the signature; values near 0 and near 2^32 (EMPTY) included."""
+    from curate.dedup import native
+    from curate.dedup.lsh import band_keys
+
+    rows = data.draw(st.integers(1, width))
+    bands = data.draw(st.integers(0, width // rows))
+    rng = np.random.default_rng(docs * 100 + width)
+    sig = rng.integers(0, 2**32, (docs, width), dtype=np.uint64).astype(np.uint32)
+    sig[: docs // 3, : width // 2] = 0xFFFFFFFF
+    c = native.band_keys(sig, bands, rows)
+    expected = band_keys(sig, bands, rows, compiled=False)
+    assert c.dtype == np.uint64 and c.shape == (bands, docs)
+    assert c.tolist() == expected.tolist()

@@ -24,7 +24,7 @@
 
 /* Bumped with any change to a function's signature or results: native.py refuses a library
  * built from another version (an editable install whose C file changed since the build). */
-int64_t winnow_kernels_version(void) { return 4; }
+int64_t winnow_kernels_version(void) { return 5; }
 
 static inline uint64_t mix64(uint64_t x) {
     x ^= x >> 30;
@@ -192,6 +192,22 @@ void winnow_agreement(const uint32_t *rows, int64_t width, const int64_t *ia, co
         int64_t same = 0;
         for (int64_t j = 0; j < width; j++) same += x[j] == y[j];
         out[k] = (double)same / (double)width;
+    }
+}
+
+/* LSH band keys (as lsh.band_keys): out[b * docs + d] folds signature row d's values
+ * b * rows .. (b + 1) * rows - 1 through mix64, from (b + 1) * K1. In C because numpy's passes
+ * over a shard's few thousand rows are mostly interpreter time, under the GIL: two threads
+ * hashing shards ran them slower together than one after the other. */
+void winnow_band_keys(const uint32_t *sig, int64_t docs, int64_t width, int64_t bands,
+                      int64_t rows, uint64_t *out) {
+    for (int64_t d = 0; d < docs; d++) {
+        const uint32_t *row = sig + d * width;
+        for (int64_t b = 0; b < bands; b++) {
+            uint64_t h = (uint64_t)(b + 1) * K1;
+            for (int64_t r = b * rows; r < (b + 1) * rows; r++) h = mix64(h ^ (uint64_t)row[r]);
+            out[b * docs + d] = h;
+        }
     }
 }
 

@@ -30,9 +30,14 @@ def s_curve(bands: int, rows: int) -> dict[str, float]:
     return {f"{j:.1f}": round(candidate_probability(j, bands, rows), 6) for j in S_CURVE_POINTS}
 
 
-def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+def band_keys(sig: np.ndarray, bands: int, rows: int, compiled: bool | None = None) -> np.ndarray:
     """(bands x documents) uint64: one hash of each band's rows (a band's keys contiguous: the
-    band's task reads only them)."""
+    band's task reads only them). `compiled`: the C loop (None: where the install built it) or
+    the numpy passes, the same keys either way."""
+    if compiled is None:
+        compiled = native.available()
+    if compiled and sig.dtype == np.uint32:
+        return native.band_keys(sig, bands, rows)
     keys = np.empty((bands, sig.shape[0]), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for b in range(bands):

@@ -20,7 +20,7 @@ import sys
 import numpy as np
 
 _I64, _U64, _PTR, _I32 = ctypes.c_int64, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_int32
-KERNELS_VERSION = 4  # winnow_kernels_version() in _kernels.c
+KERNELS_VERSION = 5  # winnow_kernels_version() in _kernels.c
 
 
 def _version(fn: ctypes._CFuncPtr) -> int:  # type: ignore[name-defined]
@@ -54,6 +54,7 @@ def _lib() -> ctypes.CDLL | None:
         "winnow_agreement": (None, [_PTR, _I64, _PTR, _PTR, _I64, _PTR]),
         "winnow_gather_runs": (None, [_PTR, _PTR, _PTR, _I64, _PTR]),
         "winnow_bucket_pairs": (_I64, [_PTR, _PTR, _I64, _I64, _PTR, _I64, _PTR]),
+        "winnow_band_keys": (None, [_PTR, _I64, _I64, _I64, _I64, _PTR]),
     }
     for name, (res, args) in signatures.items():
         fn = getattr(lib, name)
@@ -231,3 +232,15 @@ def bucket_pairs(keys: np.ndarray, docs: np.ndarray, upto: int) -> np.ndarray:
             return out[: needed[0]] if needed[0] == capacity else out[: needed[0]].copy()
         capacity = int(needed[0])
     raise AssertionError("native.bucket_pairs: the pair count changed between two calls")
+
+
+def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """lsh.band_keys in one C pass (see _kernels.c): the same (bands x documents) keys."""
+    if sig.ndim != 2 or bands < 0 or rows < 0 or bands * rows > sig.shape[1]:
+        raise ValueError("native.band_keys: sig must be 2-d with bands x rows <= its width")
+    sig = np.ascontiguousarray(sig, np.uint32)
+    out = np.empty((bands, sig.shape[0]), np.uint64)
+    _lib().winnow_band_keys(
+        _ptr(sig, np.uint32), sig.shape[0], sig.shape[1], bands, rows, _ptr(out, np.uint64, True)
+    )
+    return out
