@@ -343,7 +343,7 @@ def _hash_shard(
         np.save(folder / "sets.npy", sets)
         np.save(folder / "set_offsets.npy", set_offsets)
         np.save(folder / "signatures.npy", sig)
-        band_keys(sig, bands, rows).tofile(folder / BAND_KEYS)  # raw: a band's read needs no header
+        band_keys(sig, bands, rows, compiled).tofile(folder / BAND_KEYS)  # raw: no header to parse
         np.save(folder / "has_shingles.npy", np.diff(tok_off) > 0)
     (folder / "done").touch()
     return part
