@@ -222,14 +222,15 @@ def _read_footer(path: Path) -> pq.FileMetaData:
         raise InputError(f"not a readable Parquet file ({_short(e)})", path) from e
 
 
-def read_table(path: Path, columns: list[str] | None = None) -> pa.Table:
+def read_table(path: Path, columns: list[str] | None = None, use_threads: bool = False) -> pa.Table:
     """A Parquet file's table. Not `pq.read_table`: that goes through pyarrow.dataset, whose
     import pulls in pandas (0.6 s in every process that reads a shard). Decoded on the calling
-    thread, not handed to Arrow's pool: a worker is one core's worth of work, and two worker
-    threads handing their reads to one shared pool waited on it (dedup, 50k docs: two workers
-    3.05 -> 2.81 s, one worker 5.03 -> 4.81 s)."""
+    thread unless `use_threads`: a stage's worker is one core's worth of work, and two worker
+    threads handing their reads to Arrow's one shared pool waited on it (dedup, 50k docs: two
+    workers 3.05 -> 2.81 s, one worker 5.03 -> 4.81 s). A lone reader (the report) gains from
+    the pool."""
     with pq.ParquetFile(path) as f:
-        return f.read(columns=columns, use_threads=False)
+        return f.read(columns=columns, use_threads=use_threads)
 
 
 def _read_column(path: Path, column: str) -> pl.Series:
