@@ -151,6 +151,14 @@ def test_compiled_jaccard_equals_the_numpy_reference_and_python_sets(sets, data)
     ]
     assert compiled.tolist() == expected
     assert _jaccard(values, starts, sizes, ia, ib).tolist() == expected
+    # with a bound: the same verdict against it, exact values for the pairs that reach it
+    # (thresholds drawn among the pairs' own values too: a pair exactly at the bound passes)
+    at_least = data.draw(st.sampled_from([*expected, 0.5, 0.8, 1.0]))
+    bounded = np.empty(len(pairs))
+    jaccard_pairs(values, starts, sizes, ia, ib, bounded, at_least)
+    for got, want in zip(bounded.tolist(), expected, strict=True):
+        assert (got >= at_least) == (want >= at_least)
+        assert got == want or (got == -1.0 and want < at_least)
 
 
 @settings(max_examples=100, deadline=None)

@@ -20,7 +20,8 @@ import sys
 import numpy as np
 
 _I64, _U64, _PTR, _I32 = ctypes.c_int64, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_int32
-KERNELS_VERSION = 5  # winnow_kernels_version() in _kernels.c
+_DBL = ctypes.c_double
+KERNELS_VERSION = 6  # winnow_kernels_version() in _kernels.c
 
 
 def _version(fn: ctypes._CFuncPtr) -> int:  # type: ignore[name-defined]
@@ -50,7 +51,7 @@ def _lib() -> ctypes.CDLL | None:
         "winnow_tokenize": (_I64, [_PTR, _PTR, _I64, _PTR, _PTR, _I32, _PTR, _PTR, _PTR]),
         "winnow_shingle_pass": (_I64, [_PTR, _PTR, _I64, _I64, _U64, _PTR, _I64, _PTR]),
         "winnow_doc_keys": (None, [_PTR, _PTR, _I64, _PTR, _PTR]),
-        "winnow_jaccard_pairs": (None, [_PTR, _PTR, _PTR, _PTR, _PTR, _I64, _PTR]),
+        "winnow_jaccard_pairs": (None, [_PTR, _PTR, _PTR, _PTR, _PTR, _I64, _DBL, _PTR]),
         "winnow_agreement": (None, [_PTR, _I64, _PTR, _PTR, _I64, _PTR]),
         "winnow_gather_runs": (None, [_PTR, _PTR, _PTR, _I64, _PTR]),
         "winnow_bucket_pairs": (_I64, [_PTR, _PTR, _I64, _I64, _PTR, _I64, _PTR]),
@@ -154,9 +155,14 @@ def jaccard_pairs(
     ia: np.ndarray,
     ib: np.ndarray,
     out: np.ndarray,
+    at_least: float = 0.0,
 ) -> None:
+    """out[k] = Jaccard of sets ia[k] and ib[k], or -1 for a pair certainly below `at_least`
+    (its merge stopped early; see _kernels.c). at_least 0: every value exact."""
     if not (len(ia) == len(ib) <= len(out)):
         raise ValueError("native.jaccard_pairs: ia, ib and out differ in length")
+    if not 0.0 <= at_least <= 1.0:
+        raise ValueError("native.jaccard_pairs: at_least must be in [0, 1]")
     _lib().winnow_jaccard_pairs(
         _ptr(values, np.uint32),
         _ptr(starts, np.int64),
@@ -164,6 +170,7 @@ def jaccard_pairs(
         _ptr(ia, np.int64),
         _ptr(ib, np.int64),
         len(ia),
+        float(at_least),
         _ptr(out, np.float64, True),
     )
 

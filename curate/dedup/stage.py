@@ -407,7 +407,7 @@ def _verify_partition(
         if cfg.verify == "shingles":  # exact Jaccard, except for hopeless candidates
             hopeful = sim >= floor
             prefiltered += int((~hopeful).sum())
-            sim[hopeful] = similarity.exact(chunk[hopeful])
+            sim[hopeful] = similarity.exact(chunk[hopeful], cfg.threshold)
         ok = sim >= cfg.threshold
         found.append(chunk[ok])
         sims.append(sim[ok])

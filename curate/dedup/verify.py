@@ -77,7 +77,10 @@ class PairSimilarity:
             out[lo:hi] = (rows[a[lo:hi]] == rows[b[lo:hi]]).mean(axis=1)
         return out
 
-    def exact(self, pairs: np.ndarray) -> np.ndarray:
+    def exact(self, pairs: np.ndarray, at_least: float = 0.0) -> np.ndarray:
+        """Jaccard of each pair's shingle sets. A pair certainly below `at_least` may come
+        back as -1 instead (the C merge stops as soon as it is sure): compare the result with
+        at_least, nothing lower. at_least 0: every value exact."""
         out = np.empty(len(pairs))
         if len(pairs) == 0:
             return out
@@ -90,7 +93,7 @@ class PairSimilarity:
         if native.available():  # one merge per pair, in C, outside the GIL
             ia, ib = inverse[:, 0].astype(np.int64), inverse[:, 1].astype(np.int64)
             native.jaccard_pairs(
-                values, starts.astype(np.int64), sizes.astype(np.int64), ia, ib, out
+                values, starts.astype(np.int64), sizes.astype(np.int64), ia, ib, out, at_least
             )
             return out
         # pairs in batches of about EXACT_BATCH shingles: temporaries stay near 40 MB
