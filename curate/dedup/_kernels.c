@@ -24,7 +24,7 @@
 
 /* Bumped with any change to a function's signature or results: native.py refuses a library
  * built from another version (an editable install whose C file changed since the build). */
-int64_t winnow_kernels_version(void) { return 6; }
+int64_t winnow_kernels_version(void) { return 7; }
 
 static inline uint64_t mix64(uint64_t x) {
     x ^= x >> 30;
@@ -163,48 +163,56 @@ void winnow_doc_keys(const uint64_t *hashes, const int64_t *offsets, int64_t doc
     }
 }
 
-/* Jaccard of sorted distinct sets, pair k = (set ia[k], set ib[k]), set d being
- * values[starts[d] : starts[d] + sizes[d]]: one merge per pair. The same doubles as
- * verify._jaccard (integer counts, one division), except that a pair whose Jaccard is
- * certainly below at_least gets -1 as soon as that is certain: J >= t needs an intersection of
- * at least t (na + nb) / (1 + t), so a pair fails when the smaller set is shorter than that, or
- * when the merge has passed more unshared values than the sets can spare. Verification drops
- * most candidates (1 GB: 1.5M of 1.6M) and most of them stop early. The bound is lowered by a
- * relative 1e-9: a pair the division would put at the threshold is always merged to the end.
- * at_least = 0: every pair merged in full. */
+/* Jaccard of sorted distinct sets x (na values) and y (nb): one merge. A pair whose Jaccard is
+ * certainly below the bound gets -1 as soon as that is certain: J >= t needs an intersection
+ * of at least t (na + nb) / (1 + t) (need_per_value = t / (1 + t), lowered by a relative 1e-9
+ * so a pair the division puts exactly at the threshold is always merged to the end), so a pair
+ * fails when the smaller set is shorter than that, or when the merge has passed more unshared
+ * values than the sets can spare. Verification drops most candidates (1 GB: 1.5M of 1.6M) and
+ * most of them stop early. need_per_value 0: merged in full, the exact value. */
+static inline double jaccard_one(const uint32_t *x, int64_t na, const uint32_t *y, int64_t nb,
+                                 double need_per_value) {
+    int64_t i = 0, j = 0, inter = 0;
+    double bound = need_per_value * (double)(na + nb);
+    int64_t need = (int64_t)bound; /* rounded up: no libm needed */
+    need += (double)need < bound;
+    if (need > (na < nb ? na : nb)) return -1.0;
+    int64_t spare = na + nb - 2 * need; /* unshared values the pair can have and pass */
+    while (i < na && j < nb) { /* branch-free: shingle order is random to the predictor */
+        uint32_t u = x[i], v = y[j];
+        inter += u == v;
+        i += u <= v;
+        j += v <= u;
+        if (i + j - 2 * inter > spare) return -1.0; /* rarely true until it stops the merge */
+    }
+    int64_t uni = na + nb - inter;
+    return uni > 0 ? (double)inter / (double)uni : 0.0;
+}
+
+static inline double need_per_value(double at_least) {
+    return at_least > 0 ? at_least / (1.0 + at_least) * (1.0 - 1e-9) : 0.0;
+}
+
+/* Jaccard of pairs k = (set ia[k], set ib[k]), set d being values[starts[d] : starts[d] +
+ * sizes[d]] (the same doubles as verify._jaccard: integer counts, one division), or -1 for a
+ * pair certainly below at_least (see jaccard_one; at_least 0: every value exact). */
 void winnow_jaccard_pairs(const uint32_t *values, const int64_t *starts, const int64_t *sizes,
                           const int64_t *ia, const int64_t *ib, int64_t pairs, double at_least,
                           double *out) {
-    double need_per_value = at_least > 0 ? at_least / (1.0 + at_least) * (1.0 - 1e-9) : 0.0;
-    for (int64_t k = 0; k < pairs; k++) {
-        const uint32_t *x = values + starts[ia[k]], *y = values + starts[ib[k]];
-        int64_t na = sizes[ia[k]], nb = sizes[ib[k]], i = 0, j = 0, inter = 0;
-        double bound = need_per_value * (double)(na + nb);
-        int64_t need = (int64_t)bound; /* rounded up: no libm needed */
-        need += (double)need < bound;
-        if (need > (na < nb ? na : nb)) {
-            out[k] = -1.0;
-            continue;
-        }
-        int64_t spare = na + nb - 2 * need; /* unshared values the pair can have and pass */
-        int certain_below = 0;
-        while (i < na && j < nb) { /* branch-free: shingle order is random to the predictor */
-            uint32_t u = x[i], v = y[j];
-            inter += u == v;
-            i += u <= v;
-            j += v <= u;
-            if (i + j - 2 * inter > spare) { /* rarely true until it stops the merge */
-                certain_below = 1;
-                break;
-            }
-        }
-        if (certain_below) {
-            out[k] = -1.0;
-            continue;
-        }
-        int64_t uni = na + nb - inter;
-        out[k] = uni > 0 ? (double)inter / (double)uni : 0.0;
-    }
+    double per_value = need_per_value(at_least);
+    for (int64_t k = 0; k < pairs; k++)
+        out[k] = jaccard_one(values + starts[ia[k]], sizes[ia[k]], values + starts[ib[k]],
+                             sizes[ib[k]], per_value);
+}
+
+/* As winnow_jaccard_pairs, each set given by its address (uint32 values, in place in the
+ * shards' mapped set files: nothing gathered into a copy first) and its size. */
+void winnow_jaccard_at(const uint64_t *xa, const int64_t *na, const uint64_t *xb,
+                       const int64_t *nb, int64_t pairs, double at_least, double *out) {
+    double per_value = need_per_value(at_least);
+    for (int64_t k = 0; k < pairs; k++)
+        out[k] = jaccard_one((const uint32_t *)(uintptr_t)xa[k], na[k],
+                             (const uint32_t *)(uintptr_t)xb[k], nb[k], per_value);
 }
 
 /* Signature agreement of pairs: the fraction of equal slots of rows ia[k] and ib[k] of a
@@ -214,6 +222,19 @@ void winnow_agreement(const uint32_t *rows, int64_t width, const int64_t *ia, co
                       int64_t pairs, double *out) {
     for (int64_t k = 0; k < pairs; k++) {
         const uint32_t *x = rows + ia[k] * width, *y = rows + ib[k] * width;
+        int64_t same = 0;
+        for (int64_t j = 0; j < width; j++) same += x[j] == y[j];
+        out[k] = (double)same / (double)width;
+    }
+}
+
+/* As winnow_agreement, each pair's two rows given by address (rows in place in the shards'
+ * mapped signature files: nothing gathered into a copy first). */
+void winnow_agreement_at(const uint64_t *xa, const uint64_t *xb, int64_t pairs, int64_t width,
+                         double *out) {
+    for (int64_t k = 0; k < pairs; k++) {
+        const uint32_t *x = (const uint32_t *)(uintptr_t)xa[k];
+        const uint32_t *y = (const uint32_t *)(uintptr_t)xb[k];
         int64_t same = 0;
         for (int64_t j = 0; j < width; j++) same += x[j] == y[j];
         out[k] = (double)same / (double)width;

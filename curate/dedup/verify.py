@@ -61,6 +61,15 @@ class PairSimilarity:
         if len(pairs) == 0:
             return np.zeros(0)
         docs = distinct(pairs)
+        out = np.empty(len(pairs))
+        if native.available():  # rows read in place in the mapped files: no gathered copy
+            found = self._signature_rows(docs)
+            if found is not None:
+                at, width, maps = found
+                a, b = np.searchsorted(docs, pairs[:, 0]), np.searchsorted(docs, pairs[:, 1])
+                native.agreement_at(at[a], at[b], width, out)
+                del maps
+                return out
         rows = None
         for s, mask, local in self._by_shard(docs):
             sig = self._load(s, "signatures")
@@ -68,7 +77,6 @@ class PairSimilarity:
                 rows = np.empty((len(docs), sig.shape[1]), dtype=sig.dtype)
             rows[mask] = sig[local]
         a, b = np.searchsorted(docs, pairs[:, 0]), np.searchsorted(docs, pairs[:, 1])
-        out = np.empty(len(pairs))
         if native.available() and rows.dtype == np.uint32:  # one pass, no row copies
             native.agreement(rows, a.astype(np.int64), b.astype(np.int64), out)
             return out
@@ -89,6 +97,14 @@ class PairSimilarity:
         # resident in all of them at 1 GB)
         docs = distinct(pairs)
         inverse = np.searchsorted(docs, pairs)
+        if native.available():  # sets merged in place in the mapped files: no gathered copy
+            found = self._sets_at(docs)
+            if found is not None:
+                at, n, maps = found
+                ia, ib = inverse[:, 0], inverse[:, 1]
+                native.jaccard_at(at[ia], n[ia], at[ib], n[ib], out, at_least)
+                del maps  # unmapped: what stays resident is this batch's pages, not whole files
+                return out
         values, starts, sizes = self._read_sets(docs)
         if native.available():  # one merge per pair, in C, outside the GIL
             ia, ib = inverse[:, 0].astype(np.int64), inverse[:, 1].astype(np.int64)
@@ -120,6 +136,42 @@ class PairSimilarity:
                 shape, _, dtype = read_header(fh)
                 self._layouts[s] = (dtype, shape[0], fh.tell())
         return self._layouts[s]
+
+    def _signature_rows(self, docs: np.ndarray) -> tuple[np.ndarray, int, list] | None:
+        """(address of each document's signature row in its shard's mapped file, row width, the
+        maps, which the caller holds while C reads them: another thread may replace this
+        object's cached map meanwhile), or None where the files are not uint32 rows of one
+        width (the gathering path then)."""
+        at, width, maps = np.zeros(len(docs), np.uint64), 0, []
+        for s, mask, local in self._by_shard(docs):
+            sig = self._load(s, "signatures")
+            maps.append(sig)
+            if sig.dtype != np.uint32 or sig.ndim != 2 or not sig.flags.c_contiguous:
+                return None
+            if width not in (0, sig.shape[1]):
+                return None
+            width = sig.shape[1]
+            at[mask] = np.uint64(sig.ctypes.data) + local.astype(np.uint64) * np.uint64(
+                sig.strides[0]
+            )
+        return (at, width, maps) if width else None
+
+    def _sets_at(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray, list] | None:
+        """(address of each document's set in its shard's mapped sets file, its size, the maps,
+        which the caller holds while C reads them), or None where a file is not uint32."""
+        at, sizes, maps = np.zeros(len(docs), np.uint64), np.zeros(len(docs), np.int64), []
+        for s, mask, local in self._by_shard(docs):
+            dtype, count, header = self._sets_layout(s)
+            if dtype != np.uint32:
+                return None
+            bounds = self._load(s, "set_offsets")
+            lo = bounds[local]
+            sizes[mask] = bounds[local + 1] - lo
+            if count:  # an empty map is an error; empty sets are never read
+                m = np.memmap(self.parts[s].path("sets"), np.uint32, "r", header, (count,))
+                maps.append(m)
+                at[mask] = np.uint64(m.ctypes.data) + lo.astype(np.uint64) * np.uint64(4)
+        return at, sizes, maps
 
     def _read_sets(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The shingle sets of sorted global document ids: (values, starts, sizes), document
