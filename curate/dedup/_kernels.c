@@ -205,16 +205,6 @@ void winnow_jaccard_pairs(const uint32_t *values, const int64_t *starts, const i
                              sizes[ib[k]], per_value);
 }
 
-/* As winnow_jaccard_pairs, each set given by its address (uint32 values, in place in the
- * shards' mapped set files: nothing gathered into a copy first) and its size. */
-void winnow_jaccard_at(const uint64_t *xa, const int64_t *na, const uint64_t *xb,
-                       const int64_t *nb, int64_t pairs, double at_least, double *out) {
-    double per_value = need_per_value(at_least);
-    for (int64_t k = 0; k < pairs; k++)
-        out[k] = jaccard_one((const uint32_t *)(uintptr_t)xa[k], na[k],
-                             (const uint32_t *)(uintptr_t)xb[k], nb[k], per_value);
-}
-
 /* Signature agreement of pairs: the fraction of equal slots of rows ia[k] and ib[k] of a
  * (documents x width) signature matrix, as (rows[ia] == rows[ib]).mean(axis=1) in numpy (an
  * integer count, one division), without gathering two rows per pair first. */

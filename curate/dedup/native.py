@@ -56,7 +56,6 @@ def _lib() -> ctypes.CDLL | None:
         "winnow_gather_runs": (None, [_PTR, _PTR, _PTR, _I64, _PTR]),
         "winnow_bucket_pairs": (_I64, [_PTR, _PTR, _I64, _I64, _PTR, _I64, _PTR]),
         "winnow_band_keys": (None, [_PTR, _I64, _I64, _I64, _I64, _PTR]),
-        "winnow_jaccard_at": (None, [_PTR, _PTR, _PTR, _PTR, _I64, _DBL, _PTR]),
         "winnow_agreement_at": (None, [_PTR, _PTR, _I64, _I64, _PTR]),
     }
     for name, (res, args) in signatures.items():
@@ -253,26 +252,6 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
         _ptr(sig, np.uint32), sig.shape[0], sig.shape[1], bands, rows, _ptr(out, np.uint64, True)
     )
     return out
-
-
-def jaccard_at(
-    xa: np.ndarray, na: np.ndarray, xb: np.ndarray, nb: np.ndarray, out: np.ndarray, at_least: float
-) -> None:
-    """jaccard_pairs with each set given by address and size (uint64 addresses of uint32 values
-    that stay mapped for the call; the caller computes them from arrays it holds)."""
-    if not (len(xa) == len(na) == len(xb) == len(nb) <= len(out)):
-        raise ValueError("native.jaccard_at: addresses, sizes and out differ in length")
-    if not 0.0 <= at_least <= 1.0:
-        raise ValueError("native.jaccard_at: at_least must be in [0, 1]")
-    _lib().winnow_jaccard_at(
-        _ptr(xa, np.uint64),
-        _ptr(na, np.int64),
-        _ptr(xb, np.uint64),
-        _ptr(nb, np.int64),
-        len(xa),
-        float(at_least),
-        _ptr(out, np.float64, True),
-    )
 
 
 def agreement_at(xa: np.ndarray, xb: np.ndarray, width: int, out: np.ndarray) -> None:

@@ -97,14 +97,6 @@ class PairSimilarity:
         # resident in all of them at 1 GB)
         docs = distinct(pairs)
         inverse = np.searchsorted(docs, pairs)
-        if native.available():  # sets merged in place in the mapped files: no gathered copy
-            found = self._sets_at(docs)
-            if found is not None:
-                at, n, maps = found
-                ia, ib = inverse[:, 0], inverse[:, 1]
-                native.jaccard_at(at[ia], n[ia], at[ib], n[ib], out, at_least)
-                del maps  # unmapped: what stays resident is this batch's pages, not whole files
-                return out
         values, starts, sizes = self._read_sets(docs)
         if native.available():  # one merge per pair, in C, outside the GIL
             ia, ib = inverse[:, 0].astype(np.int64), inverse[:, 1].astype(np.int64)
@@ -155,23 +147,6 @@ class PairSimilarity:
                 sig.strides[0]
             )
         return (at, width, maps) if width else None
-
-    def _sets_at(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray, list] | None:
-        """(address of each document's set in its shard's mapped sets file, its size, the maps,
-        which the caller holds while C reads them), or None where a file is not uint32."""
-        at, sizes, maps = np.zeros(len(docs), np.uint64), np.zeros(len(docs), np.int64), []
-        for s, mask, local in self._by_shard(docs):
-            dtype, count, header = self._sets_layout(s)
-            if dtype != np.uint32:
-                return None
-            bounds = self._load(s, "set_offsets")
-            lo = bounds[local]
-            sizes[mask] = bounds[local + 1] - lo
-            if count:  # an empty map is an error; empty sets are never read
-                m = np.memmap(self.parts[s].path("sets"), np.uint32, "r", header, (count,))
-                maps.append(m)
-                at[mask] = np.uint64(m.ctypes.data) + lo.astype(np.uint64) * np.uint64(4)
-        return at, sizes, maps
 
     def _read_sets(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The shingle sets of sorted global document ids: (values, starts, sizes), document
