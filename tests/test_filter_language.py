@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import polars as pl
@@ -154,10 +153,12 @@ PATHOLOGICAL = {
 @pytest.mark.parametrize("name", PATHOLOGICAL)
 def test_pathological_rows(name):
     texts = pl.Series([PATHOLOGICAL[name], None, "Buenos días, ¿cómo estás?"])
-    detect_language(pl.Series(["warm up"]))  # the model loads once; time the rows alone
-    start = time.perf_counter()
+    # bounded work per row, checked by what is read rather than by a clock (a timed assert
+    # failed at 19% steal): the answers equal those for each row's first 1,000 characters,
+    # the documented cap (10 MB uncapped: 3.4 s to detect, 8.5 s for known words)
+    head = texts.str.slice(0, 1000)
     got = detect_language(texts)
-    assert time.perf_counter() - start < 1.0
+    assert got.equals(detect_language(head))
     assert got.height == 3
     assert got[LANGUAGE][0] is not None
     assert 0.0 <= got[SCORE][0] <= 1.0
@@ -165,9 +166,8 @@ def test_pathological_rows(name):
     assert got[LANGUAGE][2] == "es"  # neighbours unaffected
     if name == "10 MB line":
         assert got[LANGUAGE][0] == "en"
-    start = time.perf_counter()
     known = known_word_fraction(texts, got[LANGUAGE])
-    assert time.perf_counter() - start < 1.0
+    assert known.equals(known_word_fraction(head, got[LANGUAGE]), null_equal=True)
     assert known.len() == 3
     assert known[0] is None or 0.0 <= known[0] <= 1.0
 
