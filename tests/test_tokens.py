@@ -169,25 +169,20 @@ def test_compiled_jaccard_equals_the_numpy_reference_and_python_sets(sets, data)
     st.data(),
 )
 def test_c_agreement_equals_the_numpy_mean(docs, width, values, data):
-    """Signature agreement in C (native.agreement) gives numpy's floats: few distinct slot
-    values, so pairs agree anywhere from nowhere to everywhere."""
-    from curate.dedup.native import agreement
+    """Signature agreement in C (native.agreement_at, rows given by address as they lie in
+    mapped files) gives numpy's floats: few distinct slot values, so pairs agree anywhere from
+    nowhere to everywhere."""
+    from curate.dedup.native import agreement_at
 
     rng = np.random.default_rng(docs * 1000 + width)
     rows = rng.integers(0, values + 1, (docs, width)).astype(np.uint32)
     index = st.integers(0, docs - 1)
     pairs = np.array(data.draw(st.lists(st.tuples(index, index), min_size=1, max_size=20)))
     ia, ib = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
-    out = np.empty(len(pairs))
-    agreement(rows, ia, ib, out)
-    assert out.tolist() == (rows[ia] == rows[ib]).mean(axis=1).tolist()
-    # rows given by address (read in place in mapped files): the same doubles
-    from curate.dedup.native import agreement_at
-
     at = np.uint64(rows.ctypes.data) + np.arange(docs, dtype=np.uint64) * np.uint64(4 * width)
-    by_address = np.empty(len(pairs))
-    agreement_at(at[ia], at[ib], width, by_address)
-    assert by_address.tolist() == out.tolist()
+    out = np.empty(len(pairs))
+    agreement_at(at[ia], at[ib], width, out)
+    assert out.tolist() == (rows[ia] == rows[ib]).mean(axis=1).tolist()
 
 
 @settings(max_examples=100, deadline=None)

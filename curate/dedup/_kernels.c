@@ -24,7 +24,7 @@
 
 /* Bumped with any change to a function's signature or results: native.py refuses a library
  * built from another version (an editable install whose C file changed since the build). */
-int64_t winnow_kernels_version(void) { return 7; }
+int64_t winnow_kernels_version(void) { return 8; }
 
 static inline uint64_t mix64(uint64_t x) {
     x ^= x >> 30;
@@ -205,21 +205,10 @@ void winnow_jaccard_pairs(const uint32_t *values, const int64_t *starts, const i
                              sizes[ib[k]], per_value);
 }
 
-/* Signature agreement of pairs: the fraction of equal slots of rows ia[k] and ib[k] of a
- * (documents x width) signature matrix, as (rows[ia] == rows[ib]).mean(axis=1) in numpy (an
- * integer count, one division), without gathering two rows per pair first. */
-void winnow_agreement(const uint32_t *rows, int64_t width, const int64_t *ia, const int64_t *ib,
-                      int64_t pairs, double *out) {
-    for (int64_t k = 0; k < pairs; k++) {
-        const uint32_t *x = rows + ia[k] * width, *y = rows + ib[k] * width;
-        int64_t same = 0;
-        for (int64_t j = 0; j < width; j++) same += x[j] == y[j];
-        out[k] = (double)same / (double)width;
-    }
-}
-
-/* As winnow_agreement, each pair's two rows given by address (rows in place in the shards'
- * mapped signature files: nothing gathered into a copy first). */
+/* Signature agreement of pairs: the fraction of equal slots of the rows at addresses xa[k]
+ * and xb[k] (width uint32 each), as (rows[a] == rows[b]).mean(axis=1) in numpy (an integer
+ * count, one division). The rows are read where they lie in the shards' mapped signature
+ * files: nothing gathered into a copy first. */
 void winnow_agreement_at(const uint64_t *xa, const uint64_t *xb, int64_t pairs, int64_t width,
                          double *out) {
     for (int64_t k = 0; k < pairs; k++) {

@@ -21,7 +21,7 @@ import numpy as np
 
 _I64, _U64, _PTR, _I32 = ctypes.c_int64, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_int32
 _DBL = ctypes.c_double
-KERNELS_VERSION = 7  # winnow_kernels_version() in _kernels.c
+KERNELS_VERSION = 8  # winnow_kernels_version() in _kernels.c
 
 
 def _version(fn: ctypes._CFuncPtr) -> int:  # type: ignore[name-defined]
@@ -52,7 +52,6 @@ def _lib() -> ctypes.CDLL | None:
         "winnow_shingle_pass": (_I64, [_PTR, _PTR, _I64, _I64, _U64, _PTR, _I64, _PTR]),
         "winnow_doc_keys": (None, [_PTR, _PTR, _I64, _PTR, _PTR]),
         "winnow_jaccard_pairs": (None, [_PTR, _PTR, _PTR, _PTR, _PTR, _I64, _DBL, _PTR]),
-        "winnow_agreement": (None, [_PTR, _I64, _PTR, _PTR, _I64, _PTR]),
         "winnow_gather_runs": (None, [_PTR, _PTR, _PTR, _I64, _PTR]),
         "winnow_bucket_pairs": (_I64, [_PTR, _PTR, _I64, _I64, _PTR, _I64, _PTR]),
         "winnow_band_keys": (None, [_PTR, _I64, _I64, _I64, _I64, _PTR]),
@@ -176,22 +175,6 @@ def jaccard_pairs(
     )
 
 
-def agreement(rows: np.ndarray, ia: np.ndarray, ib: np.ndarray, out: np.ndarray) -> None:
-    """out[k] = fraction of equal slots of signature rows ia[k] and ib[k] (see _kernels.c)."""
-    if rows.ndim != 2 or not (len(ia) == len(ib) <= len(out)):
-        raise ValueError("native.agreement: rows must be 2-d; ia, ib and out differ in length")
-    if len(ia) and max(int(ia.max()), int(ib.max())) >= len(rows):
-        raise ValueError("native.agreement: a pair names a row past the signatures")
-    _lib().winnow_agreement(
-        _ptr(rows, np.uint32),
-        rows.shape[1],
-        _ptr(ia, np.int64),
-        _ptr(ib, np.int64),
-        len(ia),
-        _ptr(out, np.float64, True),
-    )
-
-
 def gather_runs(src: np.ndarray, lo: np.ndarray, n: np.ndarray) -> np.ndarray:
     """np.concatenate([src[a : a + k] for a, k in zip(lo, n)]) in one C loop (see _kernels.c)."""
     lo, n = np.ascontiguousarray(lo, np.int64), np.ascontiguousarray(n, np.int64)
@@ -255,8 +238,8 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
 
 
 def agreement_at(xa: np.ndarray, xb: np.ndarray, width: int, out: np.ndarray) -> None:
-    """agreement with each pair's signature rows given by address (uint64 addresses of `width`
-    uint32 values that stay mapped for the call)."""
+    """out[k] = fraction of equal slots of the signature rows at addresses xa[k] and xb[k]
+    (uint64 addresses of `width` uint32 values that stay mapped for the call; see _kernels.c)."""
     if not (len(xa) == len(xb) <= len(out)) or width < 1:
         raise ValueError("native.agreement_at: addresses and out differ in length, or width < 1")
     _lib().winnow_agreement_at(

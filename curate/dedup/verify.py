@@ -77,9 +77,6 @@ class PairSimilarity:
                 rows = np.empty((len(docs), sig.shape[1]), dtype=sig.dtype)
             rows[mask] = sig[local]
         a, b = np.searchsorted(docs, pairs[:, 0]), np.searchsorted(docs, pairs[:, 1])
-        if native.available() and rows.dtype == np.uint32:  # one pass, no row copies
-            native.agreement(rows, a.astype(np.int64), b.astype(np.int64), out)
-            return out
         for lo in range(0, len(pairs), 65536):  # bounded temporaries
             hi = lo + 65536
             out[lo:hi] = (rows[a[lo:hi]] == rows[b[lo:hi]]).mean(axis=1)
