@@ -61,12 +61,12 @@ class PairSimilarity:
         if len(pairs) == 0:
             return np.zeros(0)
         docs = distinct(pairs)
+        a, b = np.searchsorted(docs, pairs[:, 0]), np.searchsorted(docs, pairs[:, 1])
         out = np.empty(len(pairs))
         if native.available():  # rows read in place in the mapped files: no gathered copy
             found = self._signature_rows(docs)
             if found is not None:
                 at, width, maps = found
-                a, b = np.searchsorted(docs, pairs[:, 0]), np.searchsorted(docs, pairs[:, 1])
                 native.agreement_at(at[a], at[b], width, out)
                 del maps
                 return out
@@ -76,7 +76,6 @@ class PairSimilarity:
             if rows is None:
                 rows = np.empty((len(docs), sig.shape[1]), dtype=sig.dtype)
             rows[mask] = sig[local]
-        a, b = np.searchsorted(docs, pairs[:, 0]), np.searchsorted(docs, pairs[:, 1])
         for lo in range(0, len(pairs), 65536):  # bounded temporaries
             hi = lo + 65536
             out[lo:hi] = (rows[a[lo:hi]] == rows[b[lo:hi]]).mean(axis=1)
